@@ -1,0 +1,84 @@
+-- prepazka schema, SQLite dialect. Same logical schema as ../postgres/0001_booking.sql.
+-- Instants are unix milliseconds (UTC); days and hours are computed in Europe/Prague by the code.
+
+CREATE TABLE offices (
+    id              TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    region          TEXT NOT NULL,
+    city            TEXT NOT NULL,
+    address         TEXT NOT NULL,
+    has_biometrics  BOOLEAN NOT NULL,
+    services        TEXT NOT NULL,   -- JSON: [{service, slot_minutes, capacity}]
+    hours           TEXT NOT NULL    -- JSON: weekly opening hours
+);
+
+CREATE TABLE slots (
+    id          INTEGER PRIMARY KEY,
+    office_id   TEXT NOT NULL REFERENCES offices(id),
+    service     TEXT NOT NULL,
+    starts_at   BIGINT NOT NULL,
+    capacity    BIGINT NOT NULL,
+    taken       BIGINT NOT NULL DEFAULT 0,
+    CONSTRAINT slots_within_capacity CHECK (taken >= 0 AND taken <= capacity),
+    CONSTRAINT slots_unique_start UNIQUE (office_id, service, starts_at)
+);
+
+CREATE TABLE bookings (
+    id               INTEGER PRIMARY KEY,
+    code             TEXT NOT NULL,
+    hold_ref         TEXT NOT NULL,
+    office_id        TEXT NOT NULL REFERENCES offices(id),
+    service          TEXT NOT NULL,
+    slot_id          BIGINT NOT NULL REFERENCES slots(id),
+    starts_at        BIGINT NOT NULL,
+    person_key       TEXT NOT NULL,
+    booked_by        TEXT NOT NULL,
+    status           TEXT NOT NULL CHECK (status IN ('held', 'confirmed', 'cancelled', 'expired')),
+    hold_expires_at  BIGINT NOT NULL,
+    dob_check        TEXT NOT NULL,
+    fee_czk          BIGINT,
+    email            TEXT,
+    locale           TEXT,
+    created_at       BIGINT NOT NULL,
+    updated_at       BIGINT NOT NULL,
+    CONSTRAINT bookings_code_unique UNIQUE (code)
+);
+CREATE UNIQUE INDEX bookings_one_active_per_person_service ON bookings (person_key, service)
+    WHERE status IN ('held', 'confirmed');
+CREATE INDEX bookings_hold_ref ON bookings (hold_ref);
+CREATE INDEX bookings_held_expiry ON bookings (office_id, hold_expires_at) WHERE status = 'held';
+
+CREATE TABLE outbox (
+    id               INTEGER PRIMARY KEY,
+    kind             TEXT NOT NULL,
+    booking_id       BIGINT REFERENCES bookings(id),
+    locale           TEXT NOT NULL,
+    payload          TEXT NOT NULL,
+    status           TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),
+    attempts         BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at  BIGINT NOT NULL,
+    last_error       TEXT,
+    created_at       BIGINT NOT NULL
+);
+CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE status = 'pending';
+
+-- Who did what, without personal data: actors are pseudonymous keys or staff ids.
+CREATE TABLE audit_log (
+    id       INTEGER PRIMARY KEY,
+    at       BIGINT NOT NULL,
+    actor    TEXT NOT NULL,
+    action   TEXT NOT NULL,
+    subject  TEXT NOT NULL,
+    detail   TEXT NOT NULL
+);
+
+CREATE TABLE idempotency_keys (
+    scope        TEXT NOT NULL,
+    idem_key     TEXT NOT NULL,
+    body_hash    TEXT NOT NULL,
+    status_code  BIGINT NOT NULL,
+    response     TEXT NOT NULL,
+    created_at   BIGINT NOT NULL,
+    PRIMARY KEY (scope, idem_key)
+);
+CREATE INDEX idempotency_keys_age ON idempotency_keys (created_at);

@@ -1,0 +1,117 @@
+//! Offices, the region they are in, and what they are equipped for.
+
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::WeeklyHours;
+use crate::ids::OfficeId;
+use crate::service::ServiceKind;
+
+/// The fourteen regions of Czechia (Prague counts as one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Region {
+    Praha,
+    Stredocesky,
+    Jihocesky,
+    Plzensky,
+    Karlovarsky,
+    Ustecky,
+    Liberecky,
+    Kralovehradecky,
+    Pardubicky,
+    Vysocina,
+    Jihomoravsky,
+    Olomoucky,
+    Zlinsky,
+    Moravskoslezsky,
+}
+
+impl Region {
+    pub const ALL: [Region; 14] = [
+        Region::Praha,
+        Region::Stredocesky,
+        Region::Jihocesky,
+        Region::Plzensky,
+        Region::Karlovarsky,
+        Region::Ustecky,
+        Region::Liberecky,
+        Region::Kralovehradecky,
+        Region::Pardubicky,
+        Region::Vysocina,
+        Region::Jihomoravsky,
+        Region::Olomoucky,
+        Region::Zlinsky,
+        Region::Moravskoslezsky,
+    ];
+
+    pub fn slug(self) -> &'static str {
+        match self {
+            Region::Praha => "praha",
+            Region::Stredocesky => "stredocesky",
+            Region::Jihocesky => "jihocesky",
+            Region::Plzensky => "plzensky",
+            Region::Karlovarsky => "karlovarsky",
+            Region::Ustecky => "ustecky",
+            Region::Liberecky => "liberecky",
+            Region::Kralovehradecky => "kralovehradecky",
+            Region::Pardubicky => "pardubicky",
+            Region::Vysocina => "vysocina",
+            Region::Jihomoravsky => "jihomoravsky",
+            Region::Olomoucky => "olomoucky",
+            Region::Zlinsky => "zlinsky",
+            Region::Moravskoslezsky => "moravskoslezsky",
+        }
+    }
+
+    /// The region's official name; a proper noun, the same in every language's list.
+    pub fn name_cs(self) -> &'static str {
+        match self {
+            Region::Praha => "Hlavní město Praha",
+            Region::Stredocesky => "Středočeský kraj",
+            Region::Jihocesky => "Jihočeský kraj",
+            Region::Plzensky => "Plzeňský kraj",
+            Region::Karlovarsky => "Karlovarský kraj",
+            Region::Ustecky => "Ústecký kraj",
+            Region::Liberecky => "Liberecký kraj",
+            Region::Kralovehradecky => "Královéhradecký kraj",
+            Region::Pardubicky => "Pardubický kraj",
+            Region::Vysocina => "Kraj Vysočina",
+            Region::Jihomoravsky => "Jihomoravský kraj",
+            Region::Olomoucky => "Olomoucký kraj",
+            Region::Zlinsky => "Zlínský kraj",
+            Region::Moravskoslezsky => "Moravskoslezský kraj",
+        }
+    }
+
+    pub fn parse(slug: &str) -> Option<Region> {
+        Region::ALL.into_iter().find(|r| r.slug() == slug)
+    }
+}
+
+/// One service as an office offers it: how long a slot lasts and how many clients the office
+/// serves in parallel (the counters assigned to it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfficeService {
+    pub service: ServiceKind,
+    pub slot_minutes: u32,
+    pub capacity: u32,
+}
+
+/// An office with its equipment, services and opening hours.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Office {
+    pub id: OfficeId,
+    pub name: String,
+    pub region: Region,
+    pub city: String,
+    pub address: String,
+    pub has_biometrics: bool,
+    pub services: Vec<OfficeService>,
+    pub hours: WeeklyHours,
+}
+
+impl Office {
+    pub fn service(&self, kind: ServiceKind) -> Option<&OfficeService> {
+        self.services.iter().find(|s| s.service == kind)
+    }
+}

@@ -1,0 +1,2 @@
+//! The `prepazka` binary (skeleton; grows with the web crate).
+fn main() {}

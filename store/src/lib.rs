@@ -1,0 +1,99 @@
+//! The only SQL of prepazka.
+//!
+//! One [`Store`] trait with two backends, [`sqlite::SqliteStore`] (the embedded default) and
+//! [`postgres::PgStore`] (production), sharing their statements (see `ops.rs`): both speak the
+//! same `$n` placeholders and the same logical schema under `migrations/`.
+//!
+//! Concurrency model: reads go to a pool; every write goes through [`writer::Writer`], one
+//! batching task per database that commits many writes in one transaction (each in its own
+//! savepoint) and answers each caller only after the commit. The database has the last word on
+//! capacity (`slots_within_capacity`, conditional updates) and on per-person caps (a partial
+//! unique index), whatever the layers above believe.
+//!
+//! Deliberately absent: business decisions (they live in `models` and the actors) and
+//! `sqlx::Any`, which would lose types.
+
+mod error;
+mod migrate;
+mod ops;
+pub mod postgres;
+pub mod sqlite;
+pub mod testing;
+mod types;
+pub mod writer;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use prepazka_models::booking::{Seats, SlotKey};
+use prepazka_models::ids::{BookingCode, OfficeId};
+use prepazka_models::office::Office;
+use prepazka_models::ErrorCode;
+
+pub use error::StoreError;
+pub use types::*;
+
+/// Which database a store talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Everything prepazka reads from and writes to its database.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Applies the compiled-in migrations that have not run yet.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    /// Refuses to go on when the database would not keep what it acknowledged
+    /// (`synchronous=OFF` on SQLite, `fsync=off` or `synchronous_commit=off` on PostgreSQL).
+    async fn check_durability(&self) -> Result<(), StoreError>;
+
+    /// Applies `writes` in one transaction, each in its own savepoint: an item that breaks a
+    /// rule is rolled back alone and answered with its code. `Err` means the transaction as a
+    /// whole did not commit and no item may be acknowledged.
+    async fn apply_batch(&self, writes: &[Write]) -> Result<Vec<Result<Outcome, ErrorCode>>, StoreError>;
+
+    async fn offices(&self) -> Result<Vec<Office>, StoreError>;
+
+    /// Seat counts of an office's slots that start at or after `from`.
+    async fn slot_seats(&self, office: &OfficeId, from: DateTime<Utc>) -> Result<Vec<(SlotKey, Seats)>, StoreError>;
+
+    async fn booking_by_code(&self, code: &BookingCode) -> Result<Option<BookingRecord>, StoreError>;
+
+    async fn bookings_by_hold(&self, hold_ref: &str) -> Result<Vec<BookingRecord>, StoreError>;
+
+    async fn idempotent_response(&self, scope: &str, key: &str) -> Result<Option<StoredResponse>, StoreError>;
+
+    async fn outbox(&self) -> Result<Vec<OutboxRecord>, StoreError>;
+
+    async fn audit_for(&self, subject: &str) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Counts of rows per table and status, for tests and the metrics page.
+    async fn booking_counts(&self) -> Result<BookingCounts, StoreError>;
+
+    /// Writes a consistent copy of the live database to `path` (SQLite only; PostgreSQL is
+    /// backed up with its own tools, see the operations guide).
+    async fn backup_to(&self, path: &Path) -> Result<(), StoreError>;
+
+    /// Closes the pools, waiting for connections to be returned.
+    async fn close(&self);
+}
+
+pub type SharedStore = Arc<dyn Store>;
+
+/// Opens a store from a URL: `sqlite://path/to/file.db` or `postgres://…`.
+pub async fn connect(url: &str) -> Result<SharedStore, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(postgres::PgStore::open(url).await?))
+    } else {
+        Err(StoreError::Config("database URL must start with sqlite: or postgres:".into()))
+    }
+}

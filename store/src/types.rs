@@ -1,0 +1,161 @@
+//! What goes into the store and what comes out of it.
+
+use chrono::{DateTime, Utc};
+use prepazka_models::booking::BookingStatus;
+use prepazka_models::ids::{BookingCode, OfficeId, PersonKey};
+use prepazka_models::locale::Locale;
+use prepazka_models::office::Office;
+use prepazka_models::service::ServiceKind;
+use serde::{Deserialize, Serialize};
+
+/// A response stored under an idempotency key, in the same transaction as the write it answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    pub scope: String,
+    pub key: String,
+    pub body_hash: String,
+    pub status_code: u16,
+    pub response: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub body_hash: String,
+    pub status_code: u16,
+    pub response: String,
+}
+
+/// One seat of a hold: who sits in it and when.
+#[derive(Debug, Clone)]
+pub struct NewSeat {
+    pub code: BookingCode,
+    pub person: PersonKey,
+    pub starts_at: DateTime<Utc>,
+    /// Keyed hash of the booking code and the person's date of birth, checked by "manage".
+    pub dob_check: String,
+    pub fee_czk: Option<u32>,
+}
+
+/// Seats for one person or a whole household, all or none.
+#[derive(Debug, Clone)]
+pub struct NewHold {
+    pub hold_ref: String,
+    pub office: OfficeId,
+    pub service: ServiceKind,
+    pub booked_by: PersonKey,
+    pub expires_at: DateTime<Utc>,
+    pub seats: Vec<NewSeat>,
+}
+
+/// A notification to deliver, written with what caused it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewOutboxMessage {
+    pub kind: String,
+    pub locale: Locale,
+    pub payload: serde_json::Value,
+}
+
+/// Every change the store makes. Each is applied in its own savepoint of a batch.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Creates or replaces an office and its configuration.
+    UpsertOffice(Office),
+    /// Puts slots on sale; existing slots keep their counts.
+    ReleaseSlots { office: OfficeId, slots: Vec<(ServiceKind, DateTime<Utc>, u32)> },
+    Hold { hold: NewHold, now: DateTime<Utc>, idempotency: Option<IdempotencyRecord> },
+    Confirm {
+        hold_ref: String,
+        booked_by: PersonKey,
+        email: String,
+        locale: Locale,
+        now: DateTime<Utc>,
+        message: NewOutboxMessage,
+        idempotency: Option<IdempotencyRecord>,
+    },
+    Cancel { code: BookingCode, actor: String, now: DateTime<Utc>, message: NewOutboxMessage },
+    Reschedule {
+        code: BookingCode,
+        to: DateTime<Utc>,
+        actor: String,
+        now: DateTime<Utc>,
+        message: NewOutboxMessage,
+        idempotency: Option<IdempotencyRecord>,
+    },
+    /// Expires an office's holds that ran out before `now`.
+    ExpireHolds { office: OfficeId, now: DateTime<Utc> },
+    /// Forgets idempotency records older than `before`.
+    PurgeIdempotency { before: DateTime<Utc> },
+}
+
+/// What a write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Held { booking_ids: Vec<i64> },
+    Confirmed { bookings: Vec<BookingRecord> },
+    Cancelled { booking: BookingRecord },
+    Rescheduled { booking: BookingRecord, from: DateTime<Utc> },
+    /// Holds expired, with the slot each one freed.
+    Expired { freed: Vec<(ServiceKind, DateTime<Utc>)> },
+}
+
+/// A booking as stored. Carries the e-mail address only for the notification work.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BookingRecord {
+    pub id: i64,
+    pub code: BookingCode,
+    pub hold_ref: String,
+    pub office: OfficeId,
+    pub service: ServiceKind,
+    pub starts_at: DateTime<Utc>,
+    pub person: PersonKey,
+    pub booked_by: PersonKey,
+    pub status: BookingStatus,
+    pub hold_expires_at: DateTime<Utc>,
+    pub dob_check: String,
+    pub fee_czk: Option<u32>,
+    pub email: Option<String>,
+    pub locale: Option<Locale>,
+}
+
+impl std::fmt::Debug for BookingRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BookingRecord")
+            .field("id", &self.id)
+            .field("office", &self.office)
+            .field("service", &self.service)
+            .field("starts_at", &self.starts_at)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRecord {
+    pub id: i64,
+    pub kind: String,
+    pub booking_id: Option<i64>,
+    pub locale: String,
+    pub payload: serde_json::Value,
+    pub status: String,
+    pub attempts: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BookingCounts {
+    pub held: i64,
+    pub confirmed: i64,
+    pub cancelled: i64,
+    pub expired: i64,
+    pub outbox: i64,
+    pub audit: i64,
+}
