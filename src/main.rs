@@ -1,2 +1,235 @@
-//! The `prepazka` binary (skeleton; grows with the web crate).
-fn main() {}
+//! The `prepazka` binary: configuration, telemetry, start-up and shutdown, demo data, and the
+//! command line (`serve`, `demo`, `migrate`, `backup`).
+//!
+//! Panic policy: any panic is logged and aborts the process (the service manager restarts it).
+//! Nothing is lost because nothing is acknowledged before its commit, and every actor rebuilds
+//! its state from the store when it starts.
+
+mod config;
+mod demo;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use prepazka_actors::office::OfficeDeps;
+use prepazka_actors::registry::FakeRegistry;
+use prepazka_actors::Directory;
+use prepazka_models::calendar::BookingWindow;
+use prepazka_models::clock::{Clock, SystemClock};
+use prepazka_store::writer::{Writer, WriterConfig};
+use prepazka_store::Write;
+use prepazka_web::secrets::Secrets;
+use prepazka_web::{AppState, WebSettings};
+use rand::RngCore as _;
+
+use crate::config::Config;
+
+const USAGE: &str = "\
+usage: prepazka <command> [options]
+commands:
+  demo      seed the demo offices and start the server (SQLite under ./data by default)
+  serve     start the server
+  migrate   apply database migrations and exit
+  backup    --to FILE: write a consistent copy of the live SQLite database
+options:
+  --config FILE        TOML configuration (environment PREPAZKA_* overrides it)
+  --listen ADDR        e.g. 127.0.0.1:8080 (port 0 picks a free port)
+  --database-url URL   sqlite://FILE or postgres://…
+  --data-dir DIR       where the demo keeps its database and secret (default ./data)
+  --horizon-days N     how far ahead slots are released";
+
+struct Args {
+    command: String,
+    config: Option<PathBuf>,
+    listen: Option<String>,
+    database_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    horizon_days: Option<u32>,
+    to: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut raw = std::env::args().skip(1);
+    let command = raw.next().ok_or("missing command")?;
+    let mut args = Args { command, config: None, listen: None, database_url: None, data_dir: None, horizon_days: None, to: None };
+    while let Some(flag) = raw.next() {
+        let mut value = || raw.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--config" => args.config = Some(value()?.into()),
+            "--listen" => args.listen = Some(value()?),
+            "--database-url" => args.database_url = Some(value()?),
+            "--data-dir" => args.data_dir = Some(value()?.into()),
+            "--horizon-days" => args.horizon_days = Some(value()?.parse().map_err(|_| "--horizon-days needs a number")?),
+            "--to" => args.to = Some(value()?.into()),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("prepazka: fatal: {info}");
+        std::process::abort();
+    }));
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(err) => {
+            eprintln!("prepazka: {err}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut config = match Config::load(args.config.as_ref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("prepazka: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let demo = args.command == "demo";
+    if demo {
+        let dir = args.data_dir.clone().unwrap_or_else(|| PathBuf::from("data"));
+        config.database_url = format!("sqlite://{}", dir.join("prepazka.db").display());
+        config.secret_file = dir.join("secret.key");
+        if std::env::var("PREPAZKA_LOG_FORMAT").is_err() {
+            config.log_format = "pretty".into();
+        }
+    }
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(url) = args.database_url {
+        config.database_url = url;
+    }
+    if let Some(days) = args.horizon_days {
+        config.horizon_days = days;
+    }
+    init_tracing(&config.log_format);
+    let outcome = actix_web::rt::System::new().block_on(async move {
+        match args.command.as_str() {
+            "serve" | "demo" => serve(config, demo).await,
+            "migrate" => prepazka_store::connect(&config.database_url).await.map(|_| ()).map_err(|e| e.to_string()),
+            "backup" => backup(&config, args.to).await,
+            other => Err(format!("unknown command {other}\n{USAGE}")),
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "prepazka stopped");
+            eprintln!("prepazka: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,actix_server=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Reads the server secret, creating a random one on first start.
+fn load_secret(path: &PathBuf) -> Result<Secrets, String> {
+    if !path.exists() {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
+        }
+        let mut key = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut key);
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::write(path, hex).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    Secrets::new(text.trim().as_bytes()).ok_or_else(|| format!("{} holds fewer than 32 bytes", path.display()))
+}
+
+fn ensure_sqlite_dir(url: &str) -> Result<(), String> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if let Some(parent) = std::path::Path::new(path.split('?').next().unwrap_or(path)).parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn serve(config: Config, demo: bool) -> Result<(), String> {
+    ensure_sqlite_dir(&config.database_url)?;
+    let store = prepazka_store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
+    store.check_durability().await.map_err(|e| format!("refusing to start: {e}"))?;
+    if demo {
+        let seed: Vec<Write> = demo::offices().into_iter().map(Write::UpsertOffice).collect();
+        let results = store.apply_batch(&seed).await.map_err(|e| e.to_string())?;
+        if let Some(Err(code)) = results.into_iter().find(Result::is_err) {
+            return Err(format!("seeding offices: {code}"));
+        }
+    }
+    let secrets = load_secret(&config.secret_file)?;
+    let (writer, writer_task) = Writer::spawn(store.clone(), WriterConfig { max_batch: config.max_batch, ..WriterConfig::default() });
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let deps = Arc::new(OfficeDeps {
+        store: store.clone(),
+        writer: writer.clone(),
+        clock: clock.clone(),
+        window: BookingWindow { horizon_days: config.horizon_days, ..BookingWindow::default() },
+    });
+    let offices_arbiter = actix::Arbiter::new();
+    let directory = Directory::start(deps, &offices_arbiter.handle()).await.map_err(|e| e.to_string())?;
+    let registry = Arc::new(FakeRegistry::new(demo::people(), config.population, Duration::from_millis(config.registry_latency_ms)));
+    let settings = WebSettings { hold_minutes: config.hold_minutes, verify_per_minute: config.verify_per_minute, secure_cookies: config.secure_cookies };
+    let state = web::Data::new(AppState::new(directory, store.clone(), writer.clone(), registry, clock.clone(), secrets, settings));
+    let listener = TcpListener::bind(&config.listen).map_err(|e| format!("binding {}: {e}", config.listen))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let server = prepazka_web::server(state.clone(), listener, config.workers).map_err(|e| e.to_string())?;
+    let purge = {
+        let writer = writer.clone();
+        let clock = clock.clone();
+        actix_web::rt::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                let before = clock.now() - chrono::Duration::hours(24);
+                if let Err(code) = writer.submit(Write::PurgeIdempotency { before }).await {
+                    tracing::warn!(%code, "purging idempotency keys failed");
+                }
+            }
+        })
+    };
+    // The first line on stdout is the address: tests and scripts read it.
+    println!("prepazka listening on http://{address}/");
+    if demo {
+        println!("{}", demo::CREDENTIALS);
+    }
+    tracing::info!(%address, offices = state.directory.len(), "listening");
+    server.await.map_err(|e| e.to_string())?;
+    // SIGTERM: the server stopped taking requests and finished those in flight; now let the
+    // writer commit what is queued and stop.
+    purge.abort();
+    offices_arbiter.stop();
+    drop(state);
+    drop(writer);
+    if tokio::time::timeout(Duration::from_secs(30), writer_task).await.is_err() {
+        tracing::warn!("writer did not drain within 30 s");
+    }
+    store.close().await;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn backup(config: &Config, to: Option<PathBuf>) -> Result<(), String> {
+    let to = to.ok_or("backup needs --to FILE")?;
+    let store = prepazka_store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
+    store.backup_to(&to).await.map_err(|e| e.to_string())?;
+    println!("backup written to {}", to.display());
+    Ok(())
+}
