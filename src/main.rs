@@ -205,10 +205,16 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
             }
         })
     };
-    // The first line on stdout is the address: tests and scripts read it.
-    println!("prepazka listening on http://{address}/");
-    if demo {
-        println!("{}", demo::CREDENTIALS);
+    // The first line on stdout is the address: tests and scripts read it. A reader that went
+    // away must not take the server down, so write errors are ignored.
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "prepazka listening on http://{address}/");
+        if demo {
+            let _ = writeln!(out, "{}", demo::CREDENTIALS);
+        }
+        let _ = out.flush();
     }
     tracing::info!(%address, offices = state.directory.len(), "listening");
     server.await.map_err(|e| e.to_string())?;

@@ -1,0 +1,173 @@
+//! The end-to-end harness: runs the real `prepazka` binary as a child process on a free port
+//! with a fresh database (SQLite file or PostgreSQL database), and talks to it over HTTP.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use prepazka_store::testing::TestDatabase;
+use prepazka_store::Backend;
+use serde_json::{json, Value};
+
+pub struct Server {
+    child: Option<Child>,
+    pub url: String,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    _db: Option<TestDatabase>,
+}
+
+fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("prepazka-e2e-{}-{:x}", std::process::id(), rand_u64()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+pub fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0));
+    h.finish()
+}
+
+impl Server {
+    /// A demo server (offices seeded) on a fresh database of `backend`.
+    pub async fn start(backend: Backend) -> Server {
+        let data_dir = temp_dir();
+        let (database_url, db) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}", data_dir.join("prepazka.db").display()), None),
+            Backend::Postgres => {
+                let db = TestDatabase::new(Backend::Postgres).await.expect("PostgreSQL test database");
+                (db.url.clone(), Some(db))
+            }
+        };
+        let mut server = Server { child: None, url: String::new(), database_url, data_dir, _db: db };
+        server.spawn();
+        server
+    }
+
+    /// Starts the binary on the same database and data directory.
+    pub fn spawn(&mut self) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_prepazka"))
+            .args(["demo", "--listen", "127.0.0.1:0", "--horizon-days", "14"])
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(["--database-url", &self.database_url])
+            .env("PREPAZKA_LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn")
+            .env("PREPAZKA_VERIFY_PER_MINUTE", "1000000")
+            .env("PREPAZKA_REGISTRY_LATENCY_MS", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start prepazka");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut reader = BufReader::new(stdout);
+        let mut first = String::new();
+        reader.read_line(&mut first).expect("read the address line");
+        // Keep draining what the server prints so it never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        let url = first.trim().strip_prefix("prepazka listening on ").unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+        self.url = url.trim_end_matches('/').to_owned();
+        self.child = Some(child);
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends SIGTERM and waits for a clean exit; returns the exit status code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().ok()?;
+        for _ in 0..300 {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        None
+    }
+
+    pub async fn store(&self) -> prepazka_store::SharedStore {
+        prepazka_store::connect(&self.database_url).await.expect("open the server's database")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+pub fn client() -> awc::Client {
+    awc::Client::builder()
+        .connector(awc::Connector::new().limit(1024))
+        .timeout(Duration::from_secs(60))
+        .finish()
+}
+
+/// POSTs JSON; returns status and body (JSON, or `null` when the body is not JSON).
+pub async fn post(client: &awc::Client, url: &str, key: Option<&str>, body: &Value) -> (u16, Value) {
+    post_lang(client, url, key, body, "en").await
+}
+
+pub async fn post_lang(client: &awc::Client, url: &str, key: Option<&str>, body: &Value, lang: &str) -> (u16, Value) {
+    let mut req = client.post(url).insert_header(("Accept-Language", lang));
+    if let Some(key) = key {
+        req = req.insert_header(("Idempotency-Key", key));
+    }
+    let mut res = req.send_json(body).await.expect("request");
+    let bytes = res.body().limit(1 << 20).await.expect("body");
+    (res.status().as_u16(), serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+pub async fn get(client: &awc::Client, url: &str) -> (u16, Value) {
+    let mut res = client.get(url).send().await.expect("request");
+    let bytes = res.body().limit(1 << 22).await.expect("body");
+    (res.status().as_u16(), serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// Verifies synthetic person `n` of the fake registry; returns the identity token.
+pub async fn verify_population(client: &awc::Client, server: &Server, n: u32) -> String {
+    let (status, body) = post(
+        client,
+        &format!("{}/api/v1/identity", server.url),
+        None,
+        &json!({ "method": "registration", "registration_number": prepazka_actors::registry::population_number(n), "pin": prepazka_actors::registry::population_pin(n) }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["identity_token"].as_str().expect("token").to_owned()
+}
+
+/// The free slots of a service at an office over the next two weeks, earliest first.
+pub async fn free_slots(client: &awc::Client, server: &Server, office: &str, service: &str) -> Vec<(String, u64)> {
+    let today = chrono::Utc::now().date_naive();
+    let mut slots = Vec::new();
+    for offset in 1..14 {
+        let day = today + chrono::Duration::days(offset);
+        let (status, body) = get(client, &format!("{}/api/v1/offices/{office}/slots?service={service}&date={day}", server.url)).await;
+        assert_eq!(status, 200, "{body}");
+        for slot in body["slots"].as_array().into_iter().flatten() {
+            slots.push((slot["starts_at"].as_str().unwrap_or_default().to_owned(), slot["free"].as_u64().unwrap_or(0)));
+        }
+    }
+    slots
+}
+
+pub async fn hold(client: &awc::Client, server: &Server, token: &str, office: &str, service: &str, start: &str, key: &str) -> (u16, Value) {
+    post(client, &format!("{}/api/v1/holds", server.url), Some(key), &json!({ "identity_token": token, "office_id": office, "service": service, "starts_at": start })).await
+}
+
+pub async fn confirm(client: &awc::Client, server: &Server, token: &str, hold_id: &str, key: &str) -> (u16, Value) {
+    post(client, &format!("{}/api/v1/holds/{hold_id}/confirm", server.url), Some(key), &json!({ "identity_token": token, "email": "client@example.cz", "locale": "uk" })).await
+}
