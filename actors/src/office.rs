@@ -1,5 +1,6 @@
 //! One office's booking decisions: the `OfficeActor` and its handle.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,20 +76,31 @@ impl Actor for OfficeActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(4096);
-        let release = Write::ReleaseSlots { office: self.office.id.clone(), slots: self.planned_slots() };
-        let writer = self.deps.writer.clone();
-        let office = self.office.id.clone();
-        // One waiting future: actix runs queued `wait` futures last-in first, so releasing and
-        // reading must be one sequence, not two waits.
-        ctx.wait(
+        // Read what is on sale, release what the horizon adds, read again if anything was
+        // added. One waiting future, so no message is handled before the board is whole
+        // (and actix runs several queued `wait` futures last-in first).
+        ctx.wait(self.read_board().then(|(), act, _| {
+            let missing: Vec<_> = act
+                .planned_slots()
+                .into_iter()
+                .filter(|(service, start, _)| act.board.seats(&SlotKey { service: *service, start: *start }).is_none())
+                .collect();
+            let writer = act.deps.writer.clone();
+            let office = act.office.id.clone();
+            let added = !missing.is_empty();
             async move {
-                if let Err(code) = writer.submit(release).await {
-                    tracing::error!(office.id = %office, %code, "releasing slots failed");
+                if added {
+                    if let Err(code) = writer.submit(Write::ReleaseSlots { office: office.clone(), slots: missing }).await {
+                        tracing::error!(office.id = %office, %code, "releasing slots failed");
+                    }
                 }
             }
-            .into_actor(self)
-            .then(|(), act, _| act.read_board()),
-        );
+            .into_actor(act)
+            .then(move |(), act, _| {
+                let reread: Pin<Box<dyn ActorFuture<Self, Output = ()>>> = if added { Box::pin(act.read_board()) } else { Box::pin(fut::ready(())) };
+                reread
+            })
+        }));
         ctx.run_interval(SWEEP_EVERY, |_, ctx| ctx.notify(Sweep));
     }
 }

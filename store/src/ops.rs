@@ -134,17 +134,21 @@ macro_rules! shared_ops {
             match write {
                 Write::UpsertOffice(office) => upsert_office(conn, office).await,
                 Write::ReleaseSlots { office, slots } => {
-                    for (service, start, capacity) in slots {
-                        sqlx::query(
-                            "INSERT INTO slots (office_id, service, starts_at, capacity, taken) VALUES ($1, $2, $3, $4, 0) \
+                    // Many rows per statement: a restart re-releases thousands of slots.
+                    for chunk in slots.chunks(200) {
+                        let rows: Vec<String> = (0..chunk.len())
+                            .map(|i| format!("(${}, ${}, ${}, ${}, 0)", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
+                            .collect();
+                        let sql = format!(
+                            "INSERT INTO slots (office_id, service, starts_at, capacity, taken) VALUES {} \
                              ON CONFLICT (office_id, service, starts_at) DO NOTHING",
-                        )
-                        .bind(office.as_str())
-                        .bind(service.slug())
-                        .bind(ms(*start))
-                        .bind(i64::from(*capacity))
-                        .execute(&mut *conn)
-                        .await?;
+                            rows.join(", ")
+                        );
+                        let mut query = sqlx::query(&sql);
+                        for (service, start, capacity) in chunk {
+                            query = query.bind(office.as_str()).bind(service.slug()).bind(ms(*start)).bind(i64::from(*capacity));
+                        }
+                        query.execute(&mut *conn).await?;
                     }
                     Ok(Outcome::Done)
                 }
