@@ -43,8 +43,8 @@ async fn whole_flow_with_idempotency(backend: Backend) {
     let (status, body) = post(&c, &format!("{}/api/v1/holds", server.url), None, &json!({})).await;
     assert_eq!(status, 400, "{body}");
 
-    // Manage: the date of birth of synthetic person 1 is 1961-02-02.
-    let born = "1961-02-02";
+    let born = prepazka_actors::registry::population_birth_date(1).expect("date").to_string();
+    let born = born.as_str();
     let lookup = |code: &str, born: &str| json!({ "booking_code": code, "date_of_birth": born });
     let (status, found) = post(&c, &format!("{}/api/v1/bookings/lookup", server.url), None, &lookup(&code, born)).await;
     assert_eq!((status, found["status"].as_str()), (200, Some("confirmed")), "{found}");

@@ -37,6 +37,11 @@ pub fn population_pin(n: u32) -> String {
     format!("{:04}", (u64::from(n) * 7919 + 1234) % 10_000)
 }
 
+/// The date of birth of synthetic person `n`.
+pub fn population_birth_date(n: u32) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(1960 + (n % 40) as i32, 1 + n % 12, 1 + n % 28)
+}
+
 /// The registration number of synthetic person `n`.
 pub fn population_number(n: u32) -> String {
     format!("{POPULATION_PREFIX}{n:08}")
@@ -59,7 +64,7 @@ impl FakeRegistry {
             return None;
         }
         let today = NaiveDate::from_ymd_opt(2026, 1, 1)?;
-        let born = NaiveDate::from_ymd_opt(1960 + (n % 40) as i32, 1 + n % 12, 1 + n % 28)?;
+        let born = population_birth_date(n)?;
         Some(RegistryPerson {
             id: id.clone(),
             name: PersonName::parse("Demo Person").ok()?,

@@ -67,10 +67,10 @@ pub fn check_slot_rules<'o>(
     now: DateTime<Utc>,
     window: BookingWindow,
 ) -> Result<&'o OfficeService, ErrorCode> {
-    let offered = office.service(service).ok_or(ErrorCode::ServiceNotOffered)?;
     if service.needs_biometric_office() && !office.has_biometrics {
         return Err(ErrorCode::NeedsBiometricOffice);
     }
+    let offered = office.service(service).ok_or(ErrorCode::ServiceNotOffered)?;
     if service == ServiceKind::CardPickup {
         match applicant.biometrics_office {
             None => return Err(ErrorCode::NoCardToPickUp),

@@ -126,11 +126,10 @@ impl AppState {
 
     pub async fn free_slots(&self, office: &OfficeId, service: ServiceKind, day: NaiveDate) -> Result<Vec<SlotView>, ErrorCode> {
         let handle = self.directory.get(office).ok_or(ErrorCode::OfficeNotFound)?;
-        let offered = handle.office().service(service).ok_or(ErrorCode::ServiceNotOffered)?;
         if service.needs_biometric_office() && !handle.office().has_biometrics {
             return Err(ErrorCode::NeedsBiometricOffice);
         }
-        let _ = offered;
+        handle.office().service(service).ok_or(ErrorCode::ServiceNotOffered)?;
         let slots = handle.free_slots(service, day).await?;
         Ok(slots
             .into_iter()
