@@ -46,6 +46,13 @@ CREATE TABLE bookings (
 CREATE UNIQUE INDEX bookings_one_active_per_person_service ON bookings (person_key, service)
     WHERE status IN ('held', 'confirmed');
 CREATE INDEX bookings_hold_ref ON bookings (hold_ref);
+CREATE INDEX bookings_slot ON bookings (slot_id);
+
+-- The database keeps each slot's seat count itself: a booking that becomes active takes a seat,
+-- one that stops being active (or moves) gives it back, new seat first. With the CHECK on
+-- slots, an insert or move into a full slot fails: no layer above can overbook.
+CREATE TRIGGER bookings_take_seat AFTER INSERT ON bookings WHEN NEW.status IN ('held', 'confirmed') BEGIN UPDATE slots SET taken = taken + 1 WHERE id = NEW.slot_id; END;
+CREATE TRIGGER bookings_move_seat AFTER UPDATE OF status, slot_id ON bookings BEGIN UPDATE slots SET taken = taken + 1 WHERE id = NEW.slot_id AND NEW.status IN ('held', 'confirmed') AND (OLD.status NOT IN ('held', 'confirmed') OR OLD.slot_id <> NEW.slot_id); UPDATE slots SET taken = taken - 1 WHERE id = OLD.slot_id AND OLD.status IN ('held', 'confirmed') AND (NEW.status NOT IN ('held', 'confirmed') OR OLD.slot_id <> NEW.slot_id); END;
 CREATE INDEX bookings_held_expiry ON bookings (office_id, hold_expires_at) WHERE status = 'held';
 
 CREATE TABLE outbox (

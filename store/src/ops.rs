@@ -48,6 +48,10 @@ fn constraint_code(err: &sqlx::Error) -> Option<ErrorCode> {
     if db.is_check_violation() && mentions("slots_within_capacity", "slots_within_capacity") {
         return Some(ErrorCode::SlotTaken);
     }
+    // A start that is no slot finds no slot id.
+    if matches!(db.kind(), sqlx::error::ErrorKind::NotNullViolation) && message.contains("slot_id") {
+        return Some(ErrorCode::NotASlot);
+    }
     None
 }
 
@@ -63,6 +67,69 @@ pub(crate) fn corrupt(what: &str) -> crate::StoreError {
     crate::StoreError::Corrupt(what.to_owned())
 }
 
+/// A bound value of a statement.
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    Int(i64),
+    OptInt(Option<i64>),
+    Text(String),
+    Bool(bool),
+}
+
+impl Arg {
+    pub(crate) fn text(value: &str) -> Self {
+        Arg::Text(value.to_owned())
+    }
+}
+
+/// One statement with its own `$1…$n` placeholders and values.
+#[derive(Debug, Clone)]
+pub(crate) struct Stmt {
+    pub sql: String,
+    pub args: Vec<Arg>,
+}
+
+impl Stmt {
+    pub(crate) fn new(sql: &str) -> Self {
+        Self { sql: sql.to_owned(), args: Vec::new() }
+    }
+
+    pub(crate) fn arg(mut self, arg: Arg) -> Self {
+        self.args.push(arg);
+        self
+    }
+}
+
+/// Backends whose driver runs several `;`-separated statements with shared numbered
+/// parameters in one call (sqlx's SQLite worker does; PostgreSQL's extended protocol does not).
+pub(crate) const ONE_COMMAND_PER_ITEM: &[&str] = &["SQLite"];
+
+/// Joins statements into one command: each statement's `$k` becomes `$(offset + k)` so that
+/// all of them draw on one list of values.
+pub(crate) fn join(stmts: Vec<Stmt>) -> (String, Vec<Arg>) {
+    let mut sql = String::new();
+    let mut args = Vec::new();
+    for stmt in stmts {
+        let offset = args.len();
+        let mut chars = stmt.sql.chars().peekable();
+        while let Some(c) = chars.next() {
+            sql.push(c);
+            if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                let mut number = String::new();
+                while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+                    number.push(d);
+                    chars.next();
+                }
+                let n: usize = number.parse().unwrap_or(0);
+                sql.push_str(&(n + offset).to_string());
+            }
+        }
+        sql.push_str(";\n");
+        args.extend(stmt.args);
+    }
+    (sql, args)
+}
+
 pub(crate) const BOOKING_COLUMNS: &str = "id, code, hold_ref, office_id, service, starts_at, person_key, booked_by, status, \
      hold_expires_at, dob_check, fee_czk, email, locale, slot_id";
 
@@ -74,13 +141,12 @@ macro_rules! shared_ops {
         use chrono::{DateTime, Utc};
         use prepazka_models::booking::{BookingStatus, Seats, SlotKey};
         use prepazka_models::ids::{BookingCode, OfficeId, PersonKey};
-        use prepazka_models::locale::Locale;
         use prepazka_models::office::{Office, Region};
         use prepazka_models::service::ServiceKind;
         use prepazka_models::ErrorCode;
         use sqlx::Row as _;
 
-        use crate::ops::{corrupt, from_ms, ms, ItemError, BOOKING_COLUMNS};
+        use crate::ops::{corrupt, from_ms, ms, Arg, ItemError, Stmt, BOOKING_COLUMNS};
         use crate::{
             AuditRecord, BookingCounts, BookingRecord, IdempotencyRecord, NewHold, NewOutboxMessage, Outcome,
             OutboxRecord, StoreError, StoredResponse, Write,
@@ -113,15 +179,20 @@ macro_rules! shared_ops {
         async fn apply_items(conn: &mut Conn, writes: &[Write]) -> Result<Vec<Result<Outcome, ErrorCode>>, StoreError> {
             let mut results = Vec::with_capacity(writes.len());
             for write in writes {
-                sqlx::query("SAVEPOINT item").execute(&mut *conn).await?;
-                match apply_one(conn, write).await {
+                // Items open their savepoint with their first statements (one round trip on
+                // SQLite); a rule checked before that has nothing to roll back.
+                let mut opened = false;
+                match apply_one(&mut Item { conn: &mut *conn, opened: &mut opened }, write).await {
                     Ok(outcome) => {
-                        sqlx::query("RELEASE SAVEPOINT item").execute(&mut *conn).await?;
+                        if opened {
+                            run(conn, vec![Stmt::new("RELEASE SAVEPOINT item")]).await?;
+                        }
                         results.push(Ok(outcome));
                     }
                     Err(ItemError::Rule(code)) => {
-                        sqlx::query("ROLLBACK TO SAVEPOINT item").execute(&mut *conn).await?;
-                        sqlx::query("RELEASE SAVEPOINT item").execute(&mut *conn).await?;
+                        if opened {
+                            run(conn, vec![Stmt::new("ROLLBACK TO SAVEPOINT item"), Stmt::new("RELEASE SAVEPOINT item")]).await?;
+                        }
                         results.push(Err(code));
                     }
                     Err(ItemError::Db(err)) => return Err(err.into()),
@@ -130,250 +201,269 @@ macro_rules! shared_ops {
             Ok(results)
         }
 
-        async fn apply_one(conn: &mut Conn, write: &Write) -> Result<Outcome, ItemError> {
+        /// Runs statements and returns the rows each changed. On SQLite they go to the
+        /// connection's worker thread as one command (one round trip); PostgreSQL's extended
+        /// protocol takes one statement at a time.
+        async fn run(conn: &mut Conn, stmts: Vec<Stmt>) -> Result<Vec<u64>, sqlx::Error> {
+            use futures_util::TryStreamExt as _;
+            if crate::ops::ONE_COMMAND_PER_ITEM.contains(&<$Db as sqlx::Database>::NAME) {
+                let (sql, args) = crate::ops::join(stmts);
+                let mut query = sqlx::query(&sql);
+                for arg in args {
+                    query = bind_arg(query, arg);
+                }
+                #[allow(deprecated)]
+                let changes: Vec<u64> = query.execute_many(&mut *conn).await.map_ok(|r| r.rows_affected()).try_collect().await?;
+                Ok(changes)
+            } else {
+                let mut changes = Vec::with_capacity(stmts.len());
+                for stmt in stmts {
+                    let mut query = sqlx::query(&stmt.sql);
+                    for arg in stmt.args {
+                        query = bind_arg(query, arg);
+                    }
+                    changes.push(query.execute(&mut *conn).await?.rows_affected());
+                }
+                Ok(changes)
+            }
+        }
+
+        fn bind_arg<'q>(query: sqlx::query::Query<'q, $Db, <$Db as sqlx::Database>::Arguments<'q>>, arg: crate::ops::Arg) -> sqlx::query::Query<'q, $Db, <$Db as sqlx::Database>::Arguments<'q>> {
+            use crate::ops::Arg;
+            match arg {
+                Arg::Int(v) => query.bind(v),
+                Arg::OptInt(v) => query.bind(v),
+                Arg::Text(v) => query.bind(v),
+                Arg::Bool(v) => query.bind(v),
+            }
+        }
+
+        /// One item of a batch: the connection, and whether the item's savepoint is open.
+        struct Item<'a> {
+            conn: &'a mut Conn,
+            opened: &'a mut bool,
+        }
+
+        /// Opens the item's savepoint and runs its statements; a broken rule surfaces as the
+        /// constraint that guards it (see `constraint_code`).
+        async fn in_savepoint(item: &mut Item<'_>, stmts: Vec<Stmt>) -> Result<Vec<u64>, ItemError> {
+            let mut all = Vec::with_capacity(stmts.len() + 1);
+            all.push(Stmt::new("SAVEPOINT item"));
+            all.extend(stmts);
+            // Set first: on SQLite a failing statement comes after the savepoint statement.
+            *item.opened = true;
+            let mut changes = run(item.conn, all).await?;
+            changes.remove(0);
+            Ok(changes)
+        }
+
+        async fn apply_one(item: &mut Item<'_>, write: &Write) -> Result<Outcome, ItemError> {
             match write {
-                Write::UpsertOffice(office) => upsert_office(conn, office).await,
+                Write::UpsertOffice(office) => {
+                    in_savepoint(item, vec![upsert_office(office)?]).await?;
+                    Ok(Outcome::Done)
+                }
                 Write::ReleaseSlots { office, slots } => {
                     // Many rows per statement: a restart re-releases thousands of slots.
-                    for chunk in slots.chunks(200) {
-                        let rows: Vec<String> = (0..chunk.len())
-                            .map(|i| format!("(${}, ${}, ${}, ${}, 0)", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
-                            .collect();
-                        let sql = format!(
-                            "INSERT INTO slots (office_id, service, starts_at, capacity, taken) VALUES {} \
-                             ON CONFLICT (office_id, service, starts_at) DO NOTHING",
-                            rows.join(", ")
-                        );
-                        let mut query = sqlx::query(&sql);
-                        for (service, start, capacity) in chunk {
-                            query = query.bind(office.as_str()).bind(service.slug()).bind(ms(*start)).bind(i64::from(*capacity));
-                        }
-                        query.execute(&mut *conn).await?;
-                    }
+                    let stmts = slots
+                        .chunks(200)
+                        .map(|chunk| {
+                            let rows: Vec<String> = (0..chunk.len())
+                                .map(|i| format!("(${}, ${}, ${}, ${}, 0)", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
+                                .collect();
+                            let sql = format!(
+                                "INSERT INTO slots (office_id, service, starts_at, capacity, taken) VALUES {} \
+                                 ON CONFLICT (office_id, service, starts_at) DO NOTHING",
+                                rows.join(", ")
+                            );
+                            let args = chunk
+                                .iter()
+                                .flat_map(|(service, start, capacity)| {
+                                    [Arg::text(office.as_str()), Arg::text(service.slug()), Arg::Int(ms(*start)), Arg::Int(i64::from(*capacity))]
+                                })
+                                .collect();
+                            Stmt { sql, args }
+                        })
+                        .collect();
+                    in_savepoint(item, stmts).await?;
                     Ok(Outcome::Done)
                 }
                 Write::Hold { hold, now, idempotency } => {
-                    let ids = hold_seats(conn, hold, *now).await?;
-                    audit(conn, *now, hold.booked_by.as_str(), "hold", &hold.hold_ref, serde_json::json!({
+                    let mut stmts = hold_seats(hold, *now);
+                    stmts.push(audit(*now, hold.booked_by.as_str(), "hold", &hold.hold_ref, serde_json::json!({
                         "office": hold.office.as_str(), "service": hold.service.slug(), "seats": hold.seats.len(),
-                    }))
-                    .await?;
-                    remember(conn, idempotency, *now).await?;
-                    Ok(Outcome::Held { booking_ids: ids })
+                    })));
+                    stmts.extend(remember(idempotency, *now));
+                    in_savepoint(item, stmts).await?;
+                    Ok(Outcome::Held { seats: hold.seats.len() })
                 }
-                Write::Confirm { hold_ref, booked_by, email, locale, now, message, idempotency } => {
-                    let bookings = confirm_hold(conn, hold_ref, booked_by, email, *locale, *now).await?;
-                    let first = bookings.first().map(|b| b.id);
-                    enqueue(conn, message, first, *now).await?;
-                    audit(conn, *now, booked_by.as_str(), "confirm", hold_ref, serde_json::json!({ "bookings": bookings.len() })).await?;
-                    remember(conn, idempotency, *now).await?;
-                    Ok(Outcome::Confirmed { bookings })
+                Write::Confirm { hold_ref, booked_by, seats, email, locale, now, message, idempotency } => {
+                    let mut stmts = vec![
+                        Stmt::new(
+                            "UPDATE bookings SET status = 'confirmed', email = $1, locale = $2, updated_at = $3 \
+                             WHERE hold_ref = $4 AND booked_by = $5 AND status = 'held' AND hold_expires_at > $3",
+                        )
+                        .arg(Arg::text(email))
+                        .arg(Arg::text(locale.code()))
+                        .arg(Arg::Int(ms(*now)))
+                        .arg(Arg::text(hold_ref))
+                        .arg(Arg::text(booked_by.as_str())),
+                        enqueue_for_hold(message, hold_ref, *now),
+                        audit(*now, booked_by.as_str(), "confirm", hold_ref, serde_json::json!({ "bookings": seats })),
+                    ];
+                    stmts.extend(remember(idempotency, *now));
+                    let changes = in_savepoint(item, stmts).await?;
+                    if changes.first().copied() != Some(*seats as u64) {
+                        return Err(ItemError::Rule(why_not_confirmed(item.conn, hold_ref, booked_by).await?));
+                    }
+                    Ok(Outcome::Confirmed { count: *seats })
                 }
                 Write::Cancel { code, actor, now, message } => {
-                    let (booking, slot_id) = active_booking(conn, code).await?;
-                    sqlx::query("UPDATE bookings SET status = 'cancelled', updated_at = $1 WHERE id = $2 AND status = 'confirmed'")
-                        .bind(ms(*now))
-                        .bind(booking.id)
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("UPDATE slots SET taken = taken - 1 WHERE id = $1").bind(slot_id).execute(&mut *conn).await?;
-                    enqueue(conn, message, Some(booking.id), *now).await?;
-                    audit(conn, *now, actor, "cancel", &booking.hold_ref, serde_json::json!({ "booking": booking.id })).await?;
+                    let booking = active_booking(item.conn, code).await?;
+                    let stmts = vec![
+                        Stmt::new("UPDATE bookings SET status = 'cancelled', updated_at = $1 WHERE id = $2 AND status = 'confirmed'")
+                            .arg(Arg::Int(ms(*now)))
+                            .arg(Arg::Int(booking.id)),
+                        enqueue(message, Some(booking.id), *now),
+                        audit(*now, actor, "cancel", &booking.hold_ref, serde_json::json!({ "booking": booking.id })),
+                    ];
+                    in_savepoint(item, stmts).await?;
                     Ok(Outcome::Cancelled { booking: BookingRecord { status: BookingStatus::Cancelled, ..booking } })
                 }
                 Write::Reschedule { code, to, actor, now, message, idempotency } => {
-                    let (booking, old_slot) = active_booking(conn, code).await?;
+                    let booking = active_booking(item.conn, code).await?;
                     if booking.starts_at == *to {
                         return Err(ItemError::Rule(ErrorCode::SameSlot));
                     }
-                    // The new seat is taken before the old one is released.
-                    let new_slot = take_seat(conn, &booking.office, booking.service, *to).await?;
-                    sqlx::query("UPDATE bookings SET slot_id = $1, starts_at = $2, updated_at = $3 WHERE id = $4 AND status = 'confirmed'")
-                        .bind(new_slot)
-                        .bind(ms(*to))
-                        .bind(ms(*now))
-                        .bind(booking.id)
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("UPDATE slots SET taken = taken - 1 WHERE id = $1").bind(old_slot).execute(&mut *conn).await?;
-                    enqueue(conn, message, Some(booking.id), *now).await?;
-                    audit(conn, *now, actor, "reschedule", &booking.hold_ref, serde_json::json!({
-                        "booking": booking.id, "from": ms(booking.starts_at), "to": ms(*to),
-                    }))
-                    .await?;
-                    remember(conn, idempotency, *now).await?;
+                    // Moving the row makes the trigger take the new seat, then free the old one;
+                    // a full or missing slot fails the statement and nothing moves.
+                    let mut stmts = vec![
+                        Stmt::new(
+                            "UPDATE bookings SET starts_at = $1, updated_at = $2, slot_id = \
+                             (SELECT id FROM slots WHERE office_id = $3 AND service = $4 AND starts_at = $1) \
+                             WHERE id = $5 AND status = 'confirmed'",
+                        )
+                        .arg(Arg::Int(ms(*to)))
+                        .arg(Arg::Int(ms(*now)))
+                        .arg(Arg::text(booking.office.as_str()))
+                        .arg(Arg::text(booking.service.slug()))
+                        .arg(Arg::Int(booking.id)),
+                        enqueue(message, Some(booking.id), *now),
+                        audit(*now, actor, "reschedule", &booking.hold_ref, serde_json::json!({
+                            "booking": booking.id, "from": ms(booking.starts_at), "to": ms(*to),
+                        })),
+                    ];
+                    stmts.extend(remember(idempotency, *now));
+                    in_savepoint(item, stmts).await?;
                     let from = booking.starts_at;
                     Ok(Outcome::Rescheduled { booking: BookingRecord { starts_at: *to, ..booking }, from })
                 }
                 Write::ExpireHolds { office, now } => {
                     let rows = sqlx::query(
-                        "SELECT id, slot_id, service, starts_at FROM bookings \
-                         WHERE office_id = $1 AND status = 'held' AND hold_expires_at <= $2",
+                        "SELECT service, starts_at FROM bookings WHERE office_id = $1 AND status = 'held' AND hold_expires_at <= $2",
                     )
                     .bind(office.as_str())
                     .bind(ms(*now))
-                    .fetch_all(&mut *conn)
+                    .fetch_all(&mut *item.conn)
                     .await?;
                     let mut freed = Vec::with_capacity(rows.len());
                     for row in rows {
-                        expire_booking(conn, row.try_get("id")?, row.try_get("slot_id")?, *now).await?;
                         let service = ServiceKind::from_str(row.try_get::<&str, _>("service")?).map_err(ItemError::Rule)?;
                         let start = from_ms(row.try_get("starts_at")?).map_err(|_| ItemError::Rule(ErrorCode::Internal))?;
                         freed.push((service, start));
                     }
+                    let expire = Stmt::new("UPDATE bookings SET status = 'expired', updated_at = $1 WHERE office_id = $2 AND status = 'held' AND hold_expires_at <= $1")
+                        .arg(Arg::Int(ms(*now)))
+                        .arg(Arg::text(office.as_str()));
+                    in_savepoint(item, vec![expire]).await?;
                     Ok(Outcome::Expired { freed })
                 }
                 Write::PurgeIdempotency { before } => {
-                    sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1").bind(ms(*before)).execute(&mut *conn).await?;
+                    in_savepoint(item, vec![Stmt::new("DELETE FROM idempotency_keys WHERE created_at < $1").arg(Arg::Int(ms(*before)))]).await?;
                     Ok(Outcome::Done)
                 }
             }
         }
 
-        async fn upsert_office(conn: &mut Conn, office: &Office) -> Result<Outcome, ItemError> {
+        fn upsert_office(office: &Office) -> Result<Stmt, ItemError> {
             let services = serde_json::to_string(&office.services).map_err(|_| ItemError::Rule(ErrorCode::InvalidInput))?;
             let hours = serde_json::to_string(&office.hours).map_err(|_| ItemError::Rule(ErrorCode::InvalidInput))?;
-            sqlx::query(
+            Ok(Stmt::new(
                 "INSERT INTO offices (id, name, region, city, address, has_biometrics, services, hours) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, region = excluded.region, city = excluded.city, \
                  address = excluded.address, has_biometrics = excluded.has_biometrics, services = excluded.services, \
                  hours = excluded.hours",
             )
-            .bind(office.id.as_str())
-            .bind(&office.name)
-            .bind(office.region.slug())
-            .bind(&office.city)
-            .bind(&office.address)
-            .bind(office.has_biometrics)
-            .bind(services)
-            .bind(hours)
-            .execute(&mut *conn)
-            .await?;
-            Ok(Outcome::Done)
+            .arg(Arg::text(office.id.as_str()))
+            .arg(Arg::text(&office.name))
+            .arg(Arg::text(office.region.slug()))
+            .arg(Arg::text(&office.city))
+            .arg(Arg::text(&office.address))
+            .arg(Arg::Bool(office.has_biometrics))
+            .arg(Arg::Text(services))
+            .arg(Arg::Text(hours)))
         }
 
-        /// Takes one seat in a slot if one is free; the database decides.
-        async fn take_seat(conn: &mut Conn, office: &OfficeId, service: ServiceKind, start: DateTime<Utc>) -> Result<i64, ItemError> {
-            let taken = sqlx::query(
-                "UPDATE slots SET taken = taken + 1 \
-                 WHERE office_id = $1 AND service = $2 AND starts_at = $3 AND taken < capacity RETURNING id",
-            )
-            .bind(office.as_str())
-            .bind(service.slug())
-            .bind(ms(start))
-            .fetch_optional(&mut *conn)
-            .await?;
-            if let Some(row) = taken {
-                return Ok(row.try_get("id")?);
-            }
-            let exists = sqlx::query("SELECT id FROM slots WHERE office_id = $1 AND service = $2 AND starts_at = $3")
-                .bind(office.as_str())
-                .bind(service.slug())
-                .bind(ms(start))
-                .fetch_optional(&mut *conn)
-                .await?;
-            Err(ItemError::Rule(if exists.is_some() { ErrorCode::SlotTaken } else { ErrorCode::NotASlot }))
-        }
-
-        async fn hold_seats(conn: &mut Conn, hold: &NewHold, now: DateTime<Utc>) -> Result<Vec<i64>, ItemError> {
-            let mut ids = Vec::with_capacity(hold.seats.len());
+        /// The statements that seat a hold's people. Per seat: the person's own hold that ran
+        /// out gives way first (it still sits in the cap index until swept), then the booking
+        /// row goes in; the trigger takes the seat, the CHECK on slots refuses a full slot, the
+        /// NOT NULL on `slot_id` a start that is no slot, the partial unique index a second
+        /// active booking of the same person and service.
+        fn hold_seats(hold: &NewHold, now: DateTime<Utc>) -> Vec<Stmt> {
+            let mut stmts = Vec::with_capacity(hold.seats.len() * 2);
             for seat in &hold.seats {
-                // A person's own hold that ran out still sits in the cap index until swept:
-                // expire it here so it does not block them.
-                let stale = sqlx::query(
-                    "SELECT id, slot_id FROM bookings WHERE person_key = $1 AND service = $2 AND status = 'held' AND hold_expires_at <= $3",
-                )
-                .bind(seat.person.as_str())
-                .bind(hold.service.slug())
-                .bind(ms(now))
-                .fetch_optional(&mut *conn)
-                .await?;
-                if let Some(row) = stale {
-                    expire_booking(conn, row.try_get("id")?, row.try_get("slot_id")?, now).await?;
-                }
-                let slot_id = take_seat(conn, &hold.office, hold.service, seat.starts_at).await?;
-                let row = sqlx::query(
-                    "INSERT INTO bookings (code, hold_ref, office_id, service, slot_id, starts_at, person_key, booked_by, status, \
-                     hold_expires_at, dob_check, fee_czk, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'held', $9, $10, $11, $12, $12) RETURNING id",
-                )
-                .bind(seat.code.as_str())
-                .bind(&hold.hold_ref)
-                .bind(hold.office.as_str())
-                .bind(hold.service.slug())
-                .bind(slot_id)
-                .bind(ms(seat.starts_at))
-                .bind(seat.person.as_str())
-                .bind(hold.booked_by.as_str())
-                .bind(ms(hold.expires_at))
-                .bind(&seat.dob_check)
-                .bind(seat.fee_czk.map(i64::from))
-                .bind(ms(now))
-                .fetch_one(&mut *conn)
-                .await?;
-                ids.push(row.try_get("id")?);
+                stmts.push(
+                    Stmt::new(
+                        "UPDATE bookings SET status = 'expired', updated_at = $1 \
+                         WHERE person_key = $2 AND service = $3 AND status IN ('held', 'confirmed') AND status = 'held' AND hold_expires_at <= $1",
+                    )
+                    .arg(Arg::Int(ms(now)))
+                    .arg(Arg::text(seat.person.as_str()))
+                    .arg(Arg::text(hold.service.slug())),
+                );
+                stmts.push(
+                    Stmt::new(
+                        "INSERT INTO bookings (code, hold_ref, office_id, service, slot_id, starts_at, person_key, booked_by, status, \
+                         hold_expires_at, dob_check, fee_czk, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, (SELECT id FROM slots WHERE office_id = $3 AND service = $4 AND starts_at = $5), \
+                         $5, $6, $7, 'held', $8, $9, $10, $11, $11)",
+                    )
+                    .arg(Arg::text(seat.code.as_str()))
+                    .arg(Arg::text(&hold.hold_ref))
+                    .arg(Arg::text(hold.office.as_str()))
+                    .arg(Arg::text(hold.service.slug()))
+                    .arg(Arg::Int(ms(seat.starts_at)))
+                    .arg(Arg::text(seat.person.as_str()))
+                    .arg(Arg::text(hold.booked_by.as_str()))
+                    .arg(Arg::Int(ms(hold.expires_at)))
+                    .arg(Arg::text(&seat.dob_check))
+                    .arg(Arg::OptInt(seat.fee_czk.map(i64::from)))
+                    .arg(Arg::Int(ms(now))),
+                );
             }
-            Ok(ids)
+            stmts
         }
 
-        async fn expire_booking(conn: &mut Conn, id: i64, slot_id: i64, now: DateTime<Utc>) -> Result<(), ItemError> {
-            let done = sqlx::query("UPDATE bookings SET status = 'expired', updated_at = $1 WHERE id = $2 AND status = 'held'")
-                .bind(ms(now))
-                .bind(id)
-                .execute(&mut *conn)
+        /// Why a hold could not be confirmed, read after the attempt was rolled back.
+        async fn why_not_confirmed(conn: &mut Conn, hold_ref: &str, booked_by: &PersonKey) -> Result<ErrorCode, ItemError> {
+            let rows = sqlx::query("SELECT status FROM bookings WHERE hold_ref = $1 AND booked_by = $2")
+                .bind(hold_ref)
+                .bind(booked_by.as_str())
+                .fetch_all(&mut *conn)
                 .await?;
-            if done.rows_affected() == 1 {
-                sqlx::query("UPDATE slots SET taken = taken - 1 WHERE id = $1").bind(slot_id).execute(&mut *conn).await?;
-            }
-            Ok(())
+            let statuses: Vec<String> = rows.iter().map(|r| r.try_get("status")).collect::<Result<_, _>>()?;
+            Ok(if statuses.is_empty() {
+                ErrorCode::HoldNotFound
+            } else if statuses.iter().any(|s| s == "held" || s == "expired") {
+                ErrorCode::HoldExpired
+            } else {
+                ErrorCode::BookingNotActive
+            })
         }
 
-        async fn confirm_hold(
-            conn: &mut Conn,
-            hold_ref: &str,
-            booked_by: &PersonKey,
-            email: &str,
-            locale: Locale,
-            now: DateTime<Utc>,
-        ) -> Result<Vec<BookingRecord>, ItemError> {
-            let confirmed = sqlx::query(
-                "UPDATE bookings SET status = 'confirmed', email = $1, locale = $2, updated_at = $3 \
-                 WHERE hold_ref = $4 AND booked_by = $5 AND status = 'held' AND hold_expires_at > $3",
-            )
-            .bind(email)
-            .bind(locale.code())
-            .bind(ms(now))
-            .bind(hold_ref)
-            .bind(booked_by.as_str())
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-            let sql = format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE hold_ref = $1 AND booked_by = $2 ORDER BY id");
-            let rows = sqlx::query(&sql).bind(hold_ref).bind(booked_by.as_str()).fetch_all(&mut *conn).await?;
-            let bookings = rows
-                .iter()
-                .map(booking_from_row)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| ItemError::Rule(ErrorCode::Internal))?;
-            if confirmed == 0 {
-                let code = if bookings.is_empty() {
-                    ErrorCode::HoldNotFound
-                } else if bookings.iter().any(|b| matches!(b.status, BookingStatus::Held | BookingStatus::Expired)) {
-                    ErrorCode::HoldExpired
-                } else {
-                    ErrorCode::BookingNotActive
-                };
-                return Err(ItemError::Rule(code));
-            }
-            if confirmed as usize != bookings.len() {
-                return Err(ItemError::Rule(ErrorCode::HoldExpired));
-            }
-            Ok(bookings)
-        }
-
-        /// A confirmed booking and its slot row id, or why there is none.
-        async fn active_booking(conn: &mut Conn, code: &BookingCode) -> Result<(BookingRecord, i64), ItemError> {
+        /// A confirmed booking, or why there is none.
+        async fn active_booking(conn: &mut Conn, code: &BookingCode) -> Result<BookingRecord, ItemError> {
             let sql = format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE code = $1");
             let row = sqlx::query(&sql)
                 .bind(code.as_str())
@@ -384,50 +474,53 @@ macro_rules! shared_ops {
             if booking.status != BookingStatus::Confirmed {
                 return Err(ItemError::Rule(ErrorCode::BookingNotActive));
             }
-            Ok((booking, row.try_get("slot_id")?))
+            Ok(booking)
         }
 
-        async fn enqueue(conn: &mut Conn, message: &NewOutboxMessage, booking: Option<i64>, now: DateTime<Utc>) -> Result<(), ItemError> {
-            sqlx::query(
+        fn enqueue(message: &NewOutboxMessage, booking: Option<i64>, now: DateTime<Utc>) -> Stmt {
+            Stmt::new(
                 "INSERT INTO outbox (kind, booking_id, locale, payload, status, attempts, next_attempt_at, created_at) \
                  VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5)",
             )
-            .bind(&message.kind)
-            .bind(booking)
-            .bind(message.locale.code())
-            .bind(message.payload.to_string())
-            .bind(ms(now))
-            .execute(&mut *conn)
-            .await?;
-            Ok(())
+            .arg(Arg::text(&message.kind))
+            .arg(Arg::OptInt(booking))
+            .arg(Arg::text(message.locale.code()))
+            .arg(Arg::Text(message.payload.to_string()))
+            .arg(Arg::Int(ms(now)))
         }
 
-        async fn audit(conn: &mut Conn, now: DateTime<Utc>, actor: &str, action: &str, subject: &str, detail: serde_json::Value) -> Result<(), ItemError> {
-            sqlx::query("INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)")
-                .bind(ms(now))
-                .bind(actor)
-                .bind(action)
-                .bind(subject)
-                .bind(detail.to_string())
-                .execute(&mut *conn)
-                .await?;
-            Ok(())
-        }
-
-        async fn remember(conn: &mut Conn, record: &Option<IdempotencyRecord>, now: DateTime<Utc>) -> Result<(), ItemError> {
-            let Some(record) = record else { return Ok(()) };
-            sqlx::query(
-                "INSERT INTO idempotency_keys (scope, idem_key, body_hash, status_code, response, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        fn enqueue_for_hold(message: &NewOutboxMessage, hold_ref: &str, now: DateTime<Utc>) -> Stmt {
+            Stmt::new(
+                "INSERT INTO outbox (kind, booking_id, locale, payload, status, attempts, next_attempt_at, created_at) \
+                 VALUES ($1, (SELECT MIN(id) FROM bookings WHERE hold_ref = $2), $3, $4, 'pending', 0, $5, $5)",
             )
-            .bind(&record.scope)
-            .bind(&record.key)
-            .bind(&record.body_hash)
-            .bind(i64::from(record.status_code))
-            .bind(&record.response)
-            .bind(ms(now))
-            .execute(&mut *conn)
-            .await?;
-            Ok(())
+            .arg(Arg::text(&message.kind))
+            .arg(Arg::text(hold_ref))
+            .arg(Arg::text(message.locale.code()))
+            .arg(Arg::Text(message.payload.to_string()))
+            .arg(Arg::Int(ms(now)))
+        }
+
+        fn audit(now: DateTime<Utc>, actor: &str, action: &str, subject: &str, detail: serde_json::Value) -> Stmt {
+            Stmt::new("INSERT INTO audit_log (at, actor, action, subject, detail) VALUES ($1, $2, $3, $4, $5)")
+                .arg(Arg::Int(ms(now)))
+                .arg(Arg::text(actor))
+                .arg(Arg::text(action))
+                .arg(Arg::text(subject))
+                .arg(Arg::Text(detail.to_string()))
+        }
+
+        fn remember(record: &Option<IdempotencyRecord>, now: DateTime<Utc>) -> Option<Stmt> {
+            let record = record.as_ref()?;
+            Some(
+                Stmt::new("INSERT INTO idempotency_keys (scope, idem_key, body_hash, status_code, response, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .arg(Arg::text(&record.scope))
+                    .arg(Arg::text(&record.key))
+                    .arg(Arg::text(&record.body_hash))
+                    .arg(Arg::Int(i64::from(record.status_code)))
+                    .arg(Arg::text(&record.response))
+                    .arg(Arg::Int(ms(now))),
+            )
         }
 
         fn booking_from_row(row: &DbRow) -> Result<BookingRecord, StoreError> {

@@ -66,6 +66,8 @@ pub enum Write {
     Confirm {
         hold_ref: String,
         booked_by: PersonKey,
+        /// How many bookings the hold has; all of them are confirmed or none.
+        seats: usize,
         email: String,
         locale: Locale,
         now: DateTime<Utc>,
@@ -91,8 +93,8 @@ pub enum Write {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Done,
-    Held { booking_ids: Vec<i64> },
-    Confirmed { bookings: Vec<BookingRecord> },
+    Held { seats: usize },
+    Confirmed { count: usize },
     Cancelled { booking: BookingRecord },
     Rescheduled { booking: BookingRecord, from: DateTime<Utc> },
     /// Holds expired, with the slot each one freed.

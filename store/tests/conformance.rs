@@ -107,9 +107,14 @@ fn message(kind: &str) -> NewOutboxMessage {
 }
 
 fn confirm(reference: &str, by: u32, when: DateTime<Utc>) -> Write {
+    confirm_seats(reference, by, when, 1)
+}
+
+fn confirm_seats(reference: &str, by: u32, when: DateTime<Utc>, seats: usize) -> Write {
     Write::Confirm {
         hold_ref: reference.into(),
         booked_by: person(by),
+        seats,
         email: "olena@example.cz".into(),
         locale: Locale::Uk,
         now: when,
@@ -150,13 +155,12 @@ async fn hold_confirm_writes_outbox_audit_and_idempotency(backend: Backend) {
         *idempotency = Some(IdempotencyRecord { scope: "p1:/holds".into(), key: "k1".into(), body_hash: "abc".into(), status_code: 201, response: "{}".into() });
     }
     let held = apply(&f.store, vec![write]).await;
-    assert!(matches!(&held[0], Ok(Outcome::Held { booking_ids }) if booking_ids.len() == 1), "{held:?}");
+    assert!(matches!(&held[0], Ok(Outcome::Held { seats: 1 })), "{held:?}");
     let confirmed = apply(&f.store, vec![confirm("h1", 1, now() + Duration::minutes(1))]).await;
-    let Ok(Outcome::Confirmed { bookings }) = &confirmed[0] else { panic!("{confirmed:?}") };
-    assert_eq!(bookings[0].status, BookingStatus::Confirmed);
-    assert_eq!(bookings[0].email.as_deref(), Some("olena@example.cz"));
+    assert_eq!(confirmed[0], Ok(Outcome::Confirmed { count: 1 }));
     let stored = f.store.booking_by_code(&code(1)).await.expect("read").expect("booking exists");
     assert_eq!(stored.status, BookingStatus::Confirmed);
+    assert_eq!(stored.email.as_deref(), Some("olena@example.cz"));
     assert_eq!(stored.locale, Some(Locale::Uk));
     let outbox = f.store.outbox().await.expect("outbox");
     assert_eq!(outbox.len(), 1);
@@ -265,8 +269,10 @@ async fn household_hold_is_all_or_nothing(backend: Backend) {
     assert!(f.store.bookings_by_hold("fam").await.expect("read").is_empty());
     let consecutive = apply(&f.store, vec![hold("fam", 1, &[(1, 1, at(7, 0)), (2, 2, at(7, 30)), (3, 3, at(8, 0))], ServiceKind::Interview)]).await;
     assert!(consecutive[0].is_ok(), "{consecutive:?}");
-    let confirmed = apply(&f.store, vec![confirm("fam", 1, now())]).await;
-    assert!(matches!(&confirmed[0], Ok(Outcome::Confirmed { bookings }) if bookings.len() == 3));
+    let confirmed = apply(&f.store, vec![confirm_seats("fam", 1, now(), 3)]).await;
+    assert_eq!(confirmed[0], Ok(Outcome::Confirmed { count: 3 }));
+    let stored = f.store.bookings_by_hold("fam").await.expect("read");
+    assert!(stored.iter().all(|b| b.status == BookingStatus::Confirmed) && stored.len() == 3);
 }
 
 async fn idempotency_key_is_unique_per_scope(backend: Backend) {

@@ -237,6 +237,7 @@ impl AppState {
         let write = Write::Confirm {
             hold_ref: hold_id.to_owned(),
             booked_by: who.key.clone(),
+            seats: held.len(),
             email: email.as_str().to_owned(),
             locale,
             now,
