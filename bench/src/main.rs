@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use rand::Rng as _;
 use serde_json::{json, Value};
 
 struct Options {
@@ -71,16 +72,18 @@ async fn client_loop(id: usize, o: std::rc::Rc<Options>, offices: std::rc::Rc<Ve
     let mut tally = Tally::default();
     let today = chrono::Utc::now().date_naive();
     let services = ["visa_sticker", "application_submission", "interview", "card_pickup", "biometric_capture"];
-    let mut n = o.first_person + (id * quota * 2) as u32;
+    // Each client has its own people: a person may hold one booking per service.
+    let mut n = o.first_person + (id * quota * 10) as u32;
+    let mut rng = rand::thread_rng();
     let mut attempt = 0usize;
     while tally.confirmed < quota && attempt < quota * 4 {
         attempt += 1;
         n += 1;
         let started = Instant::now();
-        let office = &offices[(n as usize * 7 + attempt) % offices.len()];
-        // Card pickup needs a card waiting; synthetic people have none, so book the others.
-        let service = services[(n as usize) % 3];
-        let day = today + chrono::Duration::days(1 + (n as i64 % o.days));
+        let office = &offices[rng.gen_range(0..offices.len())];
+        // Card pickup and biometrics need a card or equipment; book the services every office has.
+        let service = services[rng.gen_range(0..3)];
+        let day = today + chrono::Duration::days(rng.gen_range(1..=o.days));
         let (number, pin) = person(n);
         let Ok((200, verified)) = timed(&mut tally, "identity", client.post(format!("{}/api/v1/identity", o.url)), Some(&json!({"method": "registration", "registration_number": number, "pin": pin}))).await else {
             *tally.other_errors.entry("identity".into()).or_default() += 1;
@@ -95,7 +98,7 @@ async fn client_loop(id: usize, o: std::rc::Rc<Options>, offices: std::rc::Rc<Ve
         if free.is_empty() {
             continue;
         }
-        let start = free[(n as usize) % free.len()].to_owned();
+        let start = free[rng.gen_range(0..free.len())].to_owned();
         let hold_body = json!({"identity_token": token, "office_id": office, "service": service, "starts_at": start});
         let request = client.post(format!("{}/api/v1/holds", o.url)).insert_header(("Idempotency-Key", format!("h-{n}")));
         match timed(&mut tally, "hold", request, Some(&hold_body)).await {

@@ -178,15 +178,16 @@ macro_rules! shared_ops {
 
         async fn apply_items(conn: &mut Conn, writes: &[Write]) -> Result<Vec<Result<Outcome, ErrorCode>>, StoreError> {
             let mut results = Vec::with_capacity(writes.len());
+            // A succeeded item's savepoint is released by the next item's first command (or by
+            // COMMIT), so that on SQLite an item costs one round trip to the driver's thread.
+            let mut release_pending = false;
             for write in writes {
-                // Items open their savepoint with their first statements (one round trip on
-                // SQLite); a rule checked before that has nothing to roll back.
+                // Items open their savepoint with their first statements; a rule checked before
+                // that has nothing to roll back.
                 let mut opened = false;
-                match apply_one(&mut Item { conn: &mut *conn, opened: &mut opened }, write).await {
+                match apply_one(&mut Item { conn: &mut *conn, opened: &mut opened, release_pending: &mut release_pending }, write).await {
                     Ok(outcome) => {
-                        if opened {
-                            run(conn, vec![Stmt::new("RELEASE SAVEPOINT item")]).await?;
-                        }
+                        release_pending |= opened;
                         results.push(Ok(outcome));
                     }
                     Err(ItemError::Rule(code)) => {
@@ -242,18 +243,23 @@ macro_rules! shared_ops {
         struct Item<'a> {
             conn: &'a mut Conn,
             opened: &'a mut bool,
+            release_pending: &'a mut bool,
         }
 
         /// Opens the item's savepoint and runs its statements; a broken rule surfaces as the
         /// constraint that guards it (see `constraint_code`).
         async fn in_savepoint(item: &mut Item<'_>, stmts: Vec<Stmt>) -> Result<Vec<u64>, ItemError> {
-            let mut all = Vec::with_capacity(stmts.len() + 1);
+            let mut all = Vec::with_capacity(stmts.len() + 2);
+            let released = std::mem::take(item.release_pending);
+            if released {
+                all.push(Stmt::new("RELEASE SAVEPOINT item"));
+            }
             all.push(Stmt::new("SAVEPOINT item"));
             all.extend(stmts);
             // Set first: on SQLite a failing statement comes after the savepoint statement.
             *item.opened = true;
             let mut changes = run(item.conn, all).await?;
-            changes.remove(0);
+            changes.drain(..if released { 2 } else { 1 });
             Ok(changes)
         }
 
