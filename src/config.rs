@@ -20,8 +20,11 @@ pub struct Config {
     pub hold_minutes: i64,
     pub horizon_days: u32,
     pub verify_per_minute: u32,
-    /// Set when served behind HTTPS, so cookies are `Secure`.
+    /// Set when served behind an HTTPS proxy, so cookies are `Secure` (implied by `tls_cert`).
     pub secure_cookies: bool,
+    /// PEM certificate chain and private key: with both, the server speaks HTTPS itself.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     /// `json` for production, `pretty` for a terminal.
     pub log_format: String,
     /// Simulated latency of the fake registry, in milliseconds.
@@ -42,6 +45,8 @@ impl Default for Config {
             horizon_days: 60,
             verify_per_minute: 30,
             secure_cookies: false,
+            tls_cert: None,
+            tls_key: None,
             log_format: "json".into(),
             registry_latency_ms: 20,
             population: 1_000_000,
@@ -60,6 +65,29 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// The TLS configuration when a certificate and key are configured.
+    pub fn tls(&self) -> Result<Option<rustls::ServerConfig>, String> {
+        use rustls_pki_types::pem::PemObject as _;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let (cert, key) = match (&self.tls_cert, &self.tls_key) {
+            (None, None) => return Ok(None),
+            (Some(cert), Some(key)) => (cert, key),
+            _ => return Err("tls_cert and tls_key go together".into()),
+        };
+        let chain = CertificateDer::pem_file_iter(cert)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("reading {}: {e}", cert.display()))?;
+        let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("reading {}: {e}", key.display()))?;
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|e| format!("certificate and key: {e}"))?;
+        Ok(Some(config))
+    }
+
     pub fn load(file: Option<&PathBuf>) -> Result<Self, ConfigError> {
         let mut config = match file {
             Some(path) => {
@@ -87,6 +115,12 @@ impl Config {
         }
         if let Some(v) = var("PREPAZKA_SECRET_FILE") {
             self.secret_file = v.into();
+        }
+        if let Some(v) = var("PREPAZKA_TLS_CERT") {
+            self.tls_cert = Some(v.into());
+        }
+        if let Some(v) = var("PREPAZKA_TLS_KEY") {
+            self.tls_key = Some(v.into());
         }
         if let Some(v) = var("PREPAZKA_LOG_FORMAT") {
             self.log_format = v;

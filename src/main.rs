@@ -40,7 +40,8 @@ options:
   --listen ADDR        e.g. 127.0.0.1:8080 (port 0 picks a free port)
   --database-url URL   sqlite://FILE or postgres://…
   --data-dir DIR       where the demo keeps its database and secret (default ./data)
-  --horizon-days N     how far ahead slots are released";
+  --horizon-days N     how far ahead slots are released
+  --tls-cert FILE --tls-key FILE   serve HTTPS with this PEM certificate chain and key";
 
 struct Args {
     command: String,
@@ -50,12 +51,14 @@ struct Args {
     data_dir: Option<PathBuf>,
     horizon_days: Option<u32>,
     to: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut raw = std::env::args().skip(1);
     let command = raw.next().ok_or("missing command")?;
-    let mut args = Args { command, config: None, listen: None, database_url: None, data_dir: None, horizon_days: None, to: None };
+    let mut args = Args { command, config: None, listen: None, database_url: None, data_dir: None, horizon_days: None, to: None, tls_cert: None, tls_key: None };
     while let Some(flag) = raw.next() {
         let mut value = || raw.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
@@ -65,6 +68,8 @@ fn parse_args() -> Result<Args, String> {
             "--data-dir" => args.data_dir = Some(value()?.into()),
             "--horizon-days" => args.horizon_days = Some(value()?.parse().map_err(|_| "--horizon-days needs a number")?),
             "--to" => args.to = Some(value()?.into()),
+            "--tls-cert" => args.tls_cert = Some(value()?.into()),
+            "--tls-key" => args.tls_key = Some(value()?.into()),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -104,6 +109,12 @@ fn main() -> ExitCode {
     }
     if let Some(url) = args.database_url {
         config.database_url = url;
+    }
+    if args.tls_cert.is_some() {
+        config.tls_cert = args.tls_cert;
+    }
+    if args.tls_key.is_some() {
+        config.tls_key = args.tls_key;
     }
     if let Some(days) = args.horizon_days {
         config.horizon_days = days;
@@ -175,6 +186,8 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
         }
     }
     let secrets = load_secret(&config.secret_file)?;
+    let tls = config.tls()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let (writer, writer_task) = Writer::spawn(store.clone(), WriterConfig { max_batch: config.max_batch, ..WriterConfig::default() });
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let deps = Arc::new(OfficeDeps {
@@ -186,11 +199,15 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
     let offices_arbiter = actix::Arbiter::new();
     let directory = Directory::start(deps, &offices_arbiter.handle()).await.map_err(|e| e.to_string())?;
     let registry = Arc::new(FakeRegistry::new(demo::people(), config.population, Duration::from_millis(config.registry_latency_ms)));
-    let settings = WebSettings { hold_minutes: config.hold_minutes, verify_per_minute: config.verify_per_minute, secure_cookies: config.secure_cookies };
+    let settings = WebSettings {
+        hold_minutes: config.hold_minutes,
+        verify_per_minute: config.verify_per_minute,
+        secure_cookies: config.secure_cookies || tls.is_some(),
+    };
     let state = web::Data::new(AppState::new(directory, store.clone(), writer.clone(), registry, clock.clone(), secrets, settings));
     let listener = TcpListener::bind(&config.listen).map_err(|e| format!("binding {}: {e}", config.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
-    let server = prepazka_web::server(state.clone(), listener, config.workers).map_err(|e| e.to_string())?;
+    let server = prepazka_web::server(state.clone(), listener, config.workers, tls).map_err(|e| e.to_string())?;
     let purge = {
         let writer = writer.clone();
         let clock = clock.clone();
@@ -210,7 +227,7 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
     {
         use std::io::Write as _;
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "prepazka listening on http://{address}/");
+        let _ = writeln!(out, "prepazka listening on {scheme}://{address}/");
         if demo {
             let _ = writeln!(out, "{}", demo::CREDENTIALS);
         }

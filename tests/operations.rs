@@ -72,3 +72,30 @@ async fn health_and_metrics() {
     assert!(items >= 2, "hold and confirm went through the writer: {items}");
     assert!(text.contains("prepazka_http_responses_total{class=\"2xx\"}"));
 }
+
+#[actix_rt::test]
+async fn serves_https_with_a_configured_certificate() {
+    let dir = temp_dir();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let server = Server::start_with(&["--tls-cert", cert.to_str().expect("utf-8"), "--tls-key", key.to_str().expect("utf-8")]).await;
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let curl = |args: &[&str]| Command::new("curl").args(["-s", "--max-time", "10"]).args(args).output().expect("curl");
+    let ok = curl(&["--cacert", cert.to_str().expect("utf-8"), &format!("{}/health/live", server.url)]);
+    assert_eq!(String::from_utf8_lossy(&ok.stdout), "ok", "{}", String::from_utf8_lossy(&ok.stderr));
+    let plain = curl(&[&format!("{}/health/live", server.url.replacen("https", "http", 1))]);
+    assert_ne!(String::from_utf8_lossy(&plain.stdout), "ok", "plain HTTP is not served on the TLS port");
+    // Pages are served over TLS, language cookie included.
+    let headers = curl(&["--cacert", cert.to_str().expect("utf-8"), "-D", "-", "-o", "/dev/null", &format!("{}/?lang=uk", server.url)]);
+    let headers = String::from_utf8_lossy(&headers.stdout).to_lowercase();
+    assert!(headers.contains("set-cookie: lang=uk"), "{headers}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -17,10 +17,12 @@ pub struct Server {
     pub url: String,
     pub database_url: String,
     pub data_dir: PathBuf,
+    /// Extra command-line arguments for the binary.
+    pub extra_args: Vec<String>,
     _db: Option<TestDatabase>,
 }
 
-fn temp_dir() -> PathBuf {
+pub fn temp_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("prepazka-e2e-{}-{:x}", std::process::id(), rand_u64()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
@@ -44,7 +46,17 @@ impl Server {
                 (db.url.clone(), Some(db))
             }
         };
-        let mut server = Server { child: None, url: String::new(), database_url, data_dir, _db: db };
+        let mut server = Server { child: None, url: String::new(), database_url, data_dir, extra_args: Vec::new(), _db: db };
+        server.spawn();
+        server
+    }
+
+    /// Like [`Server::start`] on SQLite, with extra arguments.
+    pub async fn start_with(args: &[&str]) -> Server {
+        let data_dir = temp_dir();
+        let database_url = format!("sqlite://{}", data_dir.join("prepazka.db").display());
+        let extra_args = args.iter().map(|a| a.replace("{data}", &data_dir.display().to_string())).collect();
+        let mut server = Server { child: None, url: String::new(), database_url, data_dir, extra_args, _db: None };
         server.spawn();
         server
     }
@@ -56,6 +68,7 @@ impl Server {
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(["--database-url", &self.database_url])
+            .args(&self.extra_args)
             .env("PREPAZKA_LOG_FORMAT", "json")
             .env("RUST_LOG", "warn")
             .env("PREPAZKA_VERIFY_PER_MINUTE", "1000000")

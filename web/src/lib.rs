@@ -140,8 +140,9 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(ErrorCode::NotFound, Lang::of(&req)).on(surface(&req)))
 }
 
-/// Builds the HTTP server on an already bound listener (port 0 in tests).
-pub fn server(state: web::Data<AppState>, listener: TcpListener, workers: usize) -> std::io::Result<Server> {
+/// Builds the HTTP server on an already bound listener (port 0 in tests); with `tls`, it
+/// speaks HTTPS only.
+pub fn server(state: web::Data<AppState>, listener: TcpListener, workers: usize, tls: Option<rustls::ServerConfig>) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -152,8 +153,10 @@ pub fn server(state: web::Data<AppState>, listener: TcpListener, workers: usize)
     .workers(workers.max(1))
     .backlog(4096)
     .max_connection_rate(4096)
-    .shutdown_timeout(30)
-    .listen(listener)?
-    .run();
-    Ok(server)
+    .shutdown_timeout(30);
+    let server = match tls {
+        Some(config) => server.listen_rustls_0_23(listener, config)?,
+        None => server.listen(listener)?,
+    };
+    Ok(server.run())
 }
