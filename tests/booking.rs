@@ -125,3 +125,53 @@ async fn one_person_fifty_parallel_bookings(backend: Backend) {
     assert_eq!(results.iter().filter(|(status, _)| *status == 201).count(), 1);
     assert!(results.iter().all(|(status, body)| *status == 201 || body["error"] == "person_cap_reached"), "{results:?}");
 }
+
+/// The same key fired twice at once: one request is processed, the other is told the key is in
+/// flight (409) or, if it arrives after the commit, gets the stored answer.
+#[actix_rt::test]
+async fn concurrent_duplicate_key_is_held_until_commit() {
+    let server = Server::start(Backend::Sqlite).await;
+    let c = client();
+    let token = verify_population(&c, &server, 40_000).await;
+    let start = free_slots(&c, &server, "zlin", "visa_sticker").await.first().expect("slot").0.clone();
+    let attempts = join_all((0..8).map(|_| hold(&c, &server, &token, "zlin", "visa_sticker", &start, "same-key"))).await;
+    let created: Vec<_> = attempts.iter().filter(|(s, _)| *s == 201).map(|(_, b)| b["hold_id"].clone()).collect();
+    assert!(!created.is_empty());
+    assert!(created.iter().all(|id| *id == created[0]), "every 201 is the same hold");
+    assert!(attempts.iter().all(|(s, b)| *s == 201 || (*s == 409 && b["error"] == "idempotency_key_in_flight")), "{attempts:?}");
+    let counts = server.store().await.booking_counts().await.expect("counts");
+    assert_eq!(counts.held, 1, "one hold, whatever the number of duplicates");
+}
+
+/// Manage look-ups are rate-limited: after ten wrong dates of birth the code is locked.
+#[actix_rt::test]
+async fn guessing_the_date_of_birth_is_throttled() {
+    let server = Server::start(Backend::Sqlite).await;
+    let c = client();
+    let url = format!("{}/api/v1/bookings/lookup", server.url);
+    let mut statuses = Vec::new();
+    for day in 1..=12 {
+        let (status, _) = post(&c, &url, None, &json!({ "booking_code": "ABCD-EFGH-JKMN", "date_of_birth": format!("1990-01-{day:02}") })).await;
+        statuses.push(status);
+    }
+    assert_eq!(&statuses[..10], &[404; 10]);
+    assert_eq!(&statuses[10..], &[429, 429]);
+}
+
+/// A hold that runs out cannot be confirmed, and does not block its person.
+#[actix_rt::test]
+async fn expired_hold_is_gone_and_does_not_block() {
+    let mut server = Server::start(Backend::Sqlite).await;
+    server.kill9();
+    server.extra_env = vec![("PREPAZKA_HOLD_MINUTES".into(), "0".into())];
+    server.spawn();
+    let c = client();
+    let token = verify_population(&c, &server, 41_000).await;
+    let slots = free_slots(&c, &server, "jihlava", "interview").await;
+    let (status, held) = hold(&c, &server, &token, "jihlava", "interview", &slots[0].0, "h1").await;
+    assert_eq!(status, 201);
+    let (status, body) = confirm(&c, &server, &token, held["hold_id"].as_str().expect("id"), "c1").await;
+    assert_eq!((status, body["error"].as_str()), (410, Some("hold_expired")));
+    let (status, _) = hold(&c, &server, &token, "jihlava", "interview", &slots[1].0, "h2").await;
+    assert_eq!(status, 201, "the expired hold gave way to the person's new one");
+}

@@ -352,3 +352,18 @@ async fn random_operations_agree_with_the_ledger(backend: Backend) {
         }
     }
 }
+
+/// PostgreSQL with `synchronous_commit = off` could lose acknowledged commits: refused.
+#[tokio::test]
+async fn postgres_without_synchronous_commit_is_refused() {
+    let db = TestDatabase::new(Backend::Postgres).await.expect("test database");
+    let name = db.url.rsplit('/').next().expect("database name").to_owned();
+    let store = db.open().await.expect("open");
+    store.check_durability().await.expect("durable by default");
+    store.close().await;
+    let admin = std::env::var("PREPAZKA_TEST_PG_URL").expect("admin url");
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await.expect("admin");
+    sqlx::query(&format!("ALTER DATABASE {name} SET synchronous_commit = off")).execute(&mut conn).await.expect("alter");
+    let store = db.open().await.expect("open again");
+    assert!(matches!(store.check_durability().await, Err(prepazka_store::StoreError::NotDurable(_))));
+}

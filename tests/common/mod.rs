@@ -17,8 +17,9 @@ pub struct Server {
     pub url: String,
     pub database_url: String,
     pub data_dir: PathBuf,
-    /// Extra command-line arguments for the binary.
+    /// Extra command-line arguments and environment for the binary.
     pub extra_args: Vec<String>,
+    pub extra_env: Vec<(String, String)>,
     _db: Option<TestDatabase>,
 }
 
@@ -46,7 +47,7 @@ impl Server {
                 (db.url.clone(), Some(db))
             }
         };
-        let mut server = Server { child: None, url: String::new(), database_url, data_dir, extra_args: Vec::new(), _db: db };
+        let mut server = Server { child: None, url: String::new(), database_url, data_dir, extra_args: Vec::new(), extra_env: Vec::new(), _db: db };
         server.spawn();
         server
     }
@@ -56,7 +57,7 @@ impl Server {
         let data_dir = temp_dir();
         let database_url = format!("sqlite://{}", data_dir.join("prepazka.db").display());
         let extra_args = args.iter().map(|a| a.replace("{data}", &data_dir.display().to_string())).collect();
-        let mut server = Server { child: None, url: String::new(), database_url, data_dir, extra_args, _db: None };
+        let mut server = Server { child: None, url: String::new(), database_url, data_dir, extra_args, extra_env: Vec::new(), _db: None };
         server.spawn();
         server
     }
@@ -69,6 +70,7 @@ impl Server {
             .arg(&self.data_dir)
             .args(["--database-url", &self.database_url])
             .args(&self.extra_args)
+            .envs(self.extra_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("PREPAZKA_LOG_FORMAT", "json")
             .env("RUST_LOG", "warn")
             .env("PREPAZKA_VERIFY_PER_MINUTE", "1000000")
