@@ -58,7 +58,8 @@ impl Locale {
                 .find_map(|p| p.trim().strip_prefix("q="))
                 .and_then(|q| q.parse::<f32>().ok())
                 .unwrap_or(1.0);
-            if !(quality > 0.0) {
+            // Also refuses NaN.
+            if quality.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
                 continue;
             }
             let primary = tag.split(['-', '_']).next().unwrap_or("");

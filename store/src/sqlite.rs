@@ -69,7 +69,7 @@ impl crate::Store for SqliteStore {
         if synchronous < 2 {
             return Err(crate::StoreError::NotDurable(format!("PRAGMA synchronous = {synchronous}, need FULL")));
         }
-        if journal.to_ascii_lowercase() != "wal" {
+        if !journal.eq_ignore_ascii_case("wal") {
             return Err(crate::StoreError::NotDurable(format!("journal_mode = {journal}, need wal")));
         }
         Ok(())

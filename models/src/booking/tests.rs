@@ -35,7 +35,8 @@ fn slot_rules_table() {
     let captured_elsewhere = Applicant { biometrics_office: Some(&other) };
     use ErrorCode::*;
     use ServiceKind::*;
-    let cases: Vec<(&Office, ServiceKind, DateTime<Utc>, Applicant, Result<(), ErrorCode>)> = vec![
+    type Case<'a> = (&'a Office, ServiceKind, DateTime<Utc>, Applicant<'a>, Result<(), ErrorCode>);
+    let cases: Vec<Case> = vec![
         (&prague, VisaSticker, tuesday_9, none, Ok(())),
         (&branch, VisaSticker, tuesday_9, none, Ok(())),
         (&branch, BiometricCapture, tuesday_9, none, Err(NeedsBiometricOffice)),
