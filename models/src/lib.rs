@@ -15,6 +15,7 @@ pub mod identity;
 pub mod ids;
 pub mod locale;
 pub mod office;
+pub mod queue;
 pub mod registry;
 pub mod service;
 

@@ -1,0 +1,173 @@
+use chrono::TimeZone;
+use proptest::prelude::*;
+
+use super::*;
+
+fn at(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, h, m, 0).single().unwrap_or_default()
+}
+
+fn queue() -> OfficeQueue {
+    OfficeQueue::new(NaiveDate::from_ymd_opt(2026, 11, 24).unwrap_or_default(), PolicyParams::default())
+}
+
+fn all() -> BTreeSet<ServiceKind> {
+    ServiceKind::ALL.into_iter().collect()
+}
+
+fn issued(event: Result<QueueEvent, ErrorCode>) -> TicketNumber {
+    match event {
+        Ok(QueueEvent::Issued { number }) => number,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn called(event: Option<QueueEvent>) -> Option<String> {
+    match event {
+        Some(QueueEvent::Called { number, .. }) => Some(number.to_string()),
+        None => None,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn ticket_numbers() {
+    let mut q = queue();
+    let a = issued(q.issue(ServiceKind::BiometricCapture, Origin::WalkIn, false, at(8, 0)));
+    let b = issued(q.issue(ServiceKind::BiometricCapture, Origin::WalkIn, false, at(8, 1)));
+    let c = issued(q.issue(ServiceKind::VisaSticker, Origin::WalkIn, false, at(8, 2)));
+    assert_eq!([a.to_string(), b.to_string(), c.to_string()], ["B001", "B002", "V001"]);
+    assert_eq!(TicketNumber::parse("b042").map(|n| n.to_string()), Ok("B042".into()));
+    for bad in ["", "B", "X042", "B0000", "B-1", "B000", "42"] {
+        assert!(TicketNumber::parse(bad).is_err(), "{bad}");
+    }
+}
+
+/// (description, tickets: (service, origin, priority, arrived), now, counter services, expected).
+#[test]
+fn call_next_policy_table() {
+    use ServiceKind::*;
+    let walk = Origin::WalkIn;
+    let appt = |h, m| Origin::Appointment { slot: at(h, m) };
+    type Row = (&'static str, Vec<(ServiceKind, Origin, bool, DateTime<Utc>)>, DateTime<Utc>, Vec<ServiceKind>, Option<&'static str>);
+    let cases: Vec<Row> = vec![
+        ("walk-ins by arrival", vec![(Interview, walk, false, at(8, 5)), (Interview, walk, false, at(8, 0))], at(8, 10), vec![Interview], Some("I002")),
+        ("due appointment before earlier walk-in", vec![(Interview, walk, false, at(8, 30)), (Interview, appt(9, 0), false, at(8, 50))], at(8, 56), vec![Interview], Some("I002")),
+        ("appointment not yet due waits its turn", vec![(Interview, walk, false, at(8, 30)), (Interview, appt(9, 30), false, at(8, 50))], at(8, 56), vec![Interview], Some("I001")),
+        ("priority before walk-ins", vec![(Interview, walk, false, at(8, 0)), (Interview, walk, true, at(8, 20))], at(8, 25), vec![Interview], Some("I002")),
+        ("due appointment before priority", vec![(Interview, walk, true, at(8, 0)), (Interview, appt(8, 30), false, at(8, 20))], at(8, 30), vec![Interview], Some("I002")),
+        ("starving walk-in before due appointment", vec![(Interview, walk, false, at(8, 0)), (Interview, appt(8, 45), false, at(8, 40))], at(8, 45), vec![Interview], Some("I001")),
+        ("earliest slot among due appointments", vec![(Interview, appt(9, 0), false, at(8, 40)), (Interview, appt(8, 45), false, at(8, 50))], at(9, 0), vec![Interview], Some("I002")),
+        ("only the counter's services", vec![(Interview, walk, false, at(8, 0)), (VisaSticker, walk, false, at(8, 5))], at(8, 10), vec![VisaSticker], Some("V001")),
+        ("nothing for this counter", vec![(Interview, walk, false, at(8, 0))], at(8, 10), vec![CardPickup], None),
+    ];
+    for (name, tickets, now, services, expected) in cases {
+        let mut q = queue();
+        for (service, origin, priority, arrived) in tickets {
+            issued(q.issue(service, origin, priority, arrived));
+        }
+        let services: BTreeSet<_> = services.into_iter().collect();
+        assert_eq!(called(q.call_next(1, &services, now)).as_deref(), expected, "{name}");
+    }
+}
+
+#[test]
+fn recall_no_show_and_transfer() {
+    let mut q = queue();
+    let first = issued(q.issue(ServiceKind::ApplicationSubmission, Origin::WalkIn, false, at(8, 0)));
+    issued(q.issue(ServiceKind::Interview, Origin::WalkIn, false, at(8, 10)));
+    assert_eq!(called(q.call_next(3, &all(), at(8, 20))).as_deref(), Some("A001"));
+    assert_eq!(q.no_show(first, 3), Err(ErrorCode::BookingNotActive), "recalls first");
+    assert!(q.recall(first, 4).is_err(), "only the calling counter recalls");
+    assert!(q.recall(first, 3).is_ok());
+    assert!(q.recall(first, 3).is_ok());
+    assert!(q.recall(first, 3).is_err(), "bounded");
+    assert_eq!(q.no_show(first, 3), Ok(QueueEvent::NoShow { number: first }));
+    assert_eq!(called(q.call_next(3, &all(), at(8, 30))).as_deref(), Some("I001"));
+    let interview = TicketNumber::parse("I001").unwrap_or_else(|_| unreachable!());
+    assert!(q.start(interview, 3).is_ok());
+    let moved = q.transfer(interview, 3, ServiceKind::BiometricCapture);
+    let Ok(QueueEvent::Transferred { to, .. }) = moved else { panic!("{moved:?}") };
+    assert_eq!(q.ticket(to).map(|t| t.arrived_at), Some(at(8, 10)), "keeps the original arrival");
+    issued(q.issue(ServiceKind::BiometricCapture, Origin::WalkIn, false, at(8, 15)));
+    assert_eq!(called(q.call_next(5, &all(), at(8, 40))).as_deref(), Some("B001"), "the transferred person is ahead of later arrivals");
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Arrive { service: usize, appointment_in: Option<i64>, priority: bool },
+    Call { counter: u16, services: u8 },
+    Finish { counter: u16 },
+    Wait { minutes: i64 },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (0usize..3, proptest::option::of(-10i64..60), proptest::bool::weighted(0.1)).prop_map(|(service, appointment_in, priority)| Step::Arrive { service, appointment_in, priority }),
+        4 => (1u16..4, 1u8..8).prop_map(|(counter, services)| Step::Call { counter, services }),
+        2 => (1u16..4).prop_map(|counter| Step::Finish { counter }),
+        2 => (1i64..20).prop_map(|minutes| Step::Wait { minutes }),
+    ]
+}
+
+proptest! {
+    /// Whatever happens: no ticket is called twice, none is lost (every ticket is waiting,
+    /// called, served, done or a no-show), numbers are unique and increase per service, due
+    /// appointments go before non-starving walk-ins, and no walk-in that waited past the bound
+    /// is passed over by a counter that serves it.
+    #[test]
+    fn policy_invariants(steps in proptest::collection::vec(step(), 1..150)) {
+        let services = [ServiceKind::Interview, ServiceKind::VisaSticker, ServiceKind::BiometricCapture];
+        let mut q = queue();
+        let params = q.params;
+        let mut now = at(8, 0);
+        let mut issued_count = 0usize;
+        let mut ever_called: BTreeSet<TicketNumber> = BTreeSet::new();
+        let mut at_counter: BTreeMap<u16, TicketNumber> = BTreeMap::new();
+        for step in steps {
+            match step {
+                Step::Arrive { service, appointment_in, priority } => {
+                    let origin = appointment_in.map_or(Origin::WalkIn, |m| Origin::Appointment { slot: now + Duration::minutes(m) });
+                    let event = q.issue(services[service], origin, priority, now);
+                    let was_issued = matches!(event, Ok(QueueEvent::Issued { .. }));
+                    prop_assert!(was_issued);
+                    issued_count += 1;
+                }
+                Step::Call { counter, services: mask } => {
+                    if at_counter.contains_key(&counter) { continue; }
+                    let served: BTreeSet<_> = services.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, s)| *s).collect();
+                    let waiting: Vec<Ticket> = q.tickets().filter(|t| t.state == TicketState::Waiting && served.contains(&t.service)).cloned().collect();
+                    if let Some(QueueEvent::Called { number, .. }) = q.call_next(counter, &served, now) {
+                        prop_assert!(ever_called.insert(number), "called twice: {}", number);
+                        at_counter.insert(counter, number);
+                        let chosen = waiting.iter().find(|t| t.number == number).cloned();
+                        prop_assert!(chosen.is_some(), "called a ticket that was not waiting for this counter");
+                        let chosen = chosen.unwrap_or_else(|| unreachable!());
+                        let starving = |t: &Ticket| t.origin == Origin::WalkIn && now - t.arrived_at >= params.walk_in_max_wait;
+                        let due = |t: &Ticket| matches!(t.origin, Origin::Appointment { slot } if slot - params.due_before <= now);
+                        if waiting.iter().any(starving) {
+                            prop_assert!(starving(&chosen), "a starving walk-in was passed over");
+                            prop_assert!(waiting.iter().filter(|t| starving(t)).all(|t| t.arrived_at >= chosen.arrived_at));
+                        } else if waiting.iter().any(due) {
+                            prop_assert!(due(&chosen), "a due appointment was passed over");
+                        }
+                    } else {
+                        prop_assert!(waiting.is_empty(), "a waiting ticket for this counter was not called");
+                    }
+                }
+                Step::Finish { counter } => {
+                    if let Some(number) = at_counter.remove(&counter) {
+                        prop_assert!(q.complete(number, counter).is_ok());
+                    }
+                }
+                Step::Wait { minutes } => now += Duration::minutes(minutes),
+            }
+            prop_assert_eq!(q.tickets().count(), issued_count, "no ticket lost");
+        }
+        for service in services {
+            let numbers: Vec<u16> = q.tickets().filter(|t| t.service == service).map(|t| t.number.number()).collect();
+            let expected: Vec<u16> = (1..=numbers.len() as u16).collect();
+            prop_assert_eq!(numbers, expected, "numbers unique and increasing from 1");
+        }
+    }
+}
