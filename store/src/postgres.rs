@@ -12,7 +12,7 @@ use sqlx::{PgPool, Row};
 use crate::migrate;
 
 mod shared {
-    crate::ops::shared_ops!(sqlx::Postgres);
+    crate::ops::shared_ops!(sqlx::Postgres, false);
 }
 
 pub struct PgStore {

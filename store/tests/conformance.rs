@@ -35,6 +35,7 @@ on_both_backends!(
     household_hold_is_all_or_nothing,
     idempotency_key_is_unique_per_scope,
     random_operations_agree_with_the_ledger,
+    a_refused_item_mid_batch_leaves_its_neighbours_alone,
 );
 
 fn at(h: u32, m: u32) -> DateTime<Utc> {
@@ -366,4 +367,31 @@ async fn postgres_without_synchronous_commit_is_refused() {
     sqlx::query(&format!("ALTER DATABASE {name} SET synchronous_commit = off")).execute(&mut conn).await.expect("alter");
     let store = db.open().await.expect("open again");
     assert!(matches!(store.check_durability().await, Err(prepazka_store::StoreError::NotDurable(_))));
+}
+
+/// Within one batch, an item refused in the middle (by a constraint or by a short row count)
+/// is rolled back alone: the items before and after it commit.
+async fn a_refused_item_mid_batch_leaves_its_neighbours_alone(backend: Backend) {
+    let f = fixture(backend, 1).await;
+    apply(&f.store, vec![hold("h1", 1, &[(1, 1, at(7, 0))], ServiceKind::Interview)]).await;
+    let results = apply(&f.store, vec![
+        hold("h2", 2, &[(2, 2, at(7, 30))], ServiceKind::Interview),
+        confirm("h1", 9, now()),                                            // not this person's hold
+        hold("h3", 3, &[(3, 3, at(7, 30))], ServiceKind::Interview),        // slot full
+        confirm_seats("h1", 1, now(), 2),                                   // the hold has one seat, not two
+        confirm("h1", 1, now()),
+        hold("h4", 4, &[(4, 4, at(8, 0))], ServiceKind::Interview),
+    ]).await;
+    assert!(results[0].is_ok(), "{results:?}");
+    assert_eq!(results[1], Err(ErrorCode::HoldNotFound));
+    assert_eq!(results[2], Err(ErrorCode::SlotTaken));
+    assert_eq!(results[3], Err(ErrorCode::HoldExpired));
+    assert_eq!(results[4], Ok(Outcome::Confirmed { count: 1 }));
+    assert!(results[5].is_ok());
+    assert_eq!(taken(&f.store, ServiceKind::Interview, at(7, 30)).await, 1);
+    assert_eq!(taken(&f.store, ServiceKind::Interview, at(8, 0)).await, 1);
+    let outbox = f.store.outbox().await.expect("outbox");
+    assert_eq!(outbox.len(), 1, "only the real confirmation wrote an outbox row");
+    let audit = f.store.audit_for("h1").await.expect("audit");
+    assert_eq!(audit.iter().filter(|a| a.action == "confirm").count(), 1);
 }
