@@ -79,13 +79,6 @@ CREATE TABLE audit_log (
     detail   TEXT NOT NULL
 );
 
--- Never holds a row: inserting one fails, which lets a multi-statement write stop itself when
--- a row count is not what it needs (see store/src/ops.rs).
-CREATE TABLE write_guard (
-    refused  BOOLEAN,
-    CONSTRAINT write_guard_refused CHECK (refused IS NULL)
-);
-
 CREATE TABLE idempotency_keys (
     scope        TEXT NOT NULL,
     idem_key     TEXT NOT NULL,

@@ -14,8 +14,8 @@ use prepazka_models::ErrorCode;
 pub(crate) enum ItemError {
     /// A rule said no: this item is rolled back, the batch goes on.
     Rule(ErrorCode),
-    /// A confirmation found fewer held seats than its hold has (`write_guard`): rolled back,
-    /// and the reason is read afterwards.
+    /// A confirmation found fewer held seats than its hold has: rolled back, and the reason is
+    /// read afterwards (reading it before the rollback would see the item's own changes).
     Refused,
     /// The database failed: the whole batch is rolled back.
     Db(sqlx::Error),
@@ -23,10 +23,6 @@ pub(crate) enum ItemError {
 
 impl From<sqlx::Error> for ItemError {
     fn from(err: sqlx::Error) -> Self {
-        let guarded = err.as_database_error().is_some_and(|db| db.is_check_violation() && db.message().contains("write_guard_refused"));
-        if guarded {
-            return ItemError::Refused;
-        }
         match constraint_code(&err) {
             Some(code) => ItemError::Rule(code),
             None => ItemError::Db(err),
@@ -94,19 +90,11 @@ impl Arg {
 pub(crate) struct Stmt {
     pub sql: String,
     pub args: Vec<Arg>,
-    /// Only for backends that run an item as one command (where Rust cannot look between
-    /// statements): a guard that turns a wrong row count into an error.
-    pub guard: bool,
 }
 
 impl Stmt {
     pub(crate) fn new(sql: &str) -> Self {
-        Self { sql: sql.to_owned(), args: Vec::new(), guard: false }
-    }
-
-    pub(crate) fn guard(mut self) -> Self {
-        self.guard = true;
-        self
+        Self { sql: sql.to_owned(), args: Vec::new() }
     }
 
     pub(crate) fn arg(mut self, arg: Arg) -> Self {
@@ -114,6 +102,10 @@ impl Stmt {
         self
     }
 }
+
+/// Backends whose driver runs several `;`-separated statements with shared numbered
+/// parameters in one call (sqlx's SQLite worker does; PostgreSQL's extended protocol does not).
+pub(crate) const ONE_COMMAND_PER_ITEM: &[&str] = &["SQLite"];
 
 /// Joins statements into one command: each statement's `$k` becomes `$(offset + k)` so that
 /// all of them draw on one list of values.
@@ -144,11 +136,9 @@ pub(crate) fn join(stmts: Vec<Stmt>) -> (String, Vec<Arg>) {
 pub(crate) const BOOKING_COLUMNS: &str = "id, code, hold_ref, office_id, service, starts_at, person_key, booked_by, status, \
      hold_expires_at, dob_check, fee_czk, email, locale, slot_id";
 
-/// Stamps out the shared statements for one backend: `$Db` is the sqlx database type, `$multi`
-/// whether its driver runs several `;`-separated statements with shared numbered parameters as
-/// one command (sqlx's SQLite worker does; PostgreSQL's extended protocol does not).
+/// Stamps out the shared statements for one backend: `$Db` is the sqlx database type.
 macro_rules! shared_ops {
-    ($Db:ty, $multi:expr) => {
+    ($Db:ty) => {
         use std::str::FromStr as _;
 
         use chrono::{DateTime, Utc};
@@ -168,9 +158,6 @@ macro_rules! shared_ops {
         type Conn = <$Db as sqlx::Database>::Connection;
         type DbRow = <$Db as sqlx::Database>::Row;
         type Pool = sqlx::Pool<$Db>;
-
-        /// Whether this backend's driver runs several statements as one command.
-        const MULTI_STATEMENT: bool = $multi;
 
         /// Runs `writes` in one transaction opened with `begin`, a savepoint per item.
         pub(crate) async fn apply_batch(
@@ -195,118 +182,36 @@ macro_rules! shared_ops {
         async fn apply_items(conn: &mut Conn, writes: &[Write]) -> Result<Vec<Result<Outcome, ErrorCode>>, StoreError> {
             let mut results = Vec::with_capacity(writes.len());
             // A succeeded item's savepoint is released by the next item's first command (or by
-            // COMMIT), so that an item costs no round trip of its own for it.
+            // COMMIT), so that on SQLite an item costs one round trip to the driver's thread.
             let mut release_pending = false;
-            let mut next = 0;
-            while next < writes.len() {
-                if MULTI_STATEMENT {
-                    let plans: Vec<Planned> = writes[next..].iter().map_while(plan).collect();
-                    if plans.len() > 1 {
-                        next += plans.len();
-                        apply_planned(conn, plans, &mut release_pending, &mut results).await?;
-                        continue;
-                    }
-                }
-                let write = &writes[next];
-                next += 1;
+            for write in writes {
                 // Items open their savepoint with their first statements; a rule checked before
                 // that has nothing to roll back.
                 let mut opened = false;
-                let result = apply_one(&mut Item { conn: &mut *conn, opened: &mut opened, release_pending: &mut release_pending }, write).await;
-                match result {
+                match apply_one(&mut Item { conn: &mut *conn, opened: &mut opened, release_pending: &mut release_pending }, write).await {
                     Ok(outcome) => {
                         release_pending |= opened;
                         results.push(Ok(outcome));
                     }
+                    Err(ItemError::Db(err)) => return Err(err.into()),
                     Err(err) => {
                         if opened {
                             run(conn, vec![Stmt::new("ROLLBACK TO SAVEPOINT item"), Stmt::new("RELEASE SAVEPOINT item")]).await?;
                         }
-                        results.push(Err(refusal(conn, err, write).await?));
+                        let code = match (err, write) {
+                            (ItemError::Refused, Write::Confirm { hold_ref, booked_by, .. }) => match why_not_confirmed(conn, hold_ref, booked_by).await {
+                                Ok(code) | Err(ItemError::Rule(code)) => code,
+                                Err(ItemError::Db(err)) => return Err(err.into()),
+                                Err(ItemError::Refused) => ErrorCode::Internal,
+                            },
+                            (ItemError::Rule(code), _) => code,
+                            _ => ErrorCode::Internal,
+                        };
+                        results.push(Err(code));
                     }
                 }
             }
             Ok(results)
-        }
-
-        /// Why an item failed, as the code its caller gets; a database failure fails the batch.
-        async fn refusal(conn: &mut Conn, err: ItemError, write: &Write) -> Result<ErrorCode, StoreError> {
-            match (err, write) {
-                (ItemError::Rule(code), _) => Ok(code),
-                (ItemError::Refused, Write::Confirm { hold_ref, booked_by, .. }) => match why_not_confirmed(conn, hold_ref, booked_by).await {
-                    Ok(code) => Ok(code),
-                    Err(ItemError::Db(err)) => Err(err.into()),
-                    Err(_) => Ok(ErrorCode::Internal),
-                },
-                (ItemError::Refused, _) => Ok(ErrorCode::Internal),
-                (ItemError::Db(err), _) => Err(err.into()),
-            }
-        }
-
-        /// Items that need no read first, sent to the driver as one command: for each item the
-        /// previous item's savepoint release, its own savepoint, its statements. The first
-        /// failing statement stops the command; the items before it stand, the failing one is
-        /// rolled back to its savepoint, and the rest go in the next command.
-        async fn apply_planned(
-            conn: &mut Conn,
-            plans: Vec<Planned<'_>>,
-            release_pending: &mut bool,
-            results: &mut Vec<Result<Outcome, ErrorCode>>,
-        ) -> Result<(), StoreError> {
-            let mut start = 0;
-            while start < plans.len() {
-                let mut stmts = Vec::new();
-                // Per item: the index of its own first statement and one past its last.
-                let mut spans = Vec::with_capacity(plans.len() - start);
-                for (offset, planned) in plans[start..].iter().enumerate() {
-                    if *release_pending || offset > 0 {
-                        stmts.push(Stmt::new("RELEASE SAVEPOINT item"));
-                    }
-                    stmts.push(Stmt::new("SAVEPOINT item"));
-                    let first = stmts.len();
-                    stmts.extend(planned.stmts.iter().cloned());
-                    spans.push((first, stmts.len()));
-                }
-                let (done, failure) = run_until_error(conn, stmts).await;
-                let Some(err) = failure else {
-                    results.extend(plans[start..].iter().map(|p| Ok(p.outcome.clone())));
-                    *release_pending = true;
-                    return Ok(());
-                };
-                let Some(failed) = spans.iter().position(|(_, end)| done < *end) else { return Err(err.into()) };
-                if done < spans[failed].0 {
-                    // A savepoint statement failed: the transaction is in doubt.
-                    return Err(err.into());
-                }
-                results.extend(plans[start..start + failed].iter().map(|p| Ok(p.outcome.clone())));
-                run(conn, vec![Stmt::new("ROLLBACK TO SAVEPOINT item"), Stmt::new("RELEASE SAVEPOINT item")]).await?;
-                *release_pending = false;
-                let planned = &plans[start + failed];
-                results.push(Err(refusal(conn, ItemError::from(err), &planned.write).await?));
-                start += failed + 1;
-            }
-            Ok(())
-        }
-
-        /// Runs one command and returns how many statements completed, and the error that
-        /// stopped it, if any.
-        async fn run_until_error(conn: &mut Conn, stmts: Vec<Stmt>) -> (usize, Option<sqlx::Error>) {
-            use futures_util::StreamExt as _;
-            let (sql, args) = crate::ops::join(stmts);
-            let mut query = sqlx::query(&sql);
-            for arg in args {
-                query = bind_arg(query, arg);
-            }
-            #[allow(deprecated)]
-            let mut stream = query.execute_many(&mut *conn).await;
-            let mut done = 0;
-            while let Some(result) = stream.next().await {
-                match result {
-                    Ok(_) => done += 1,
-                    Err(err) => return (done, Some(err)),
-                }
-            }
-            (done, None)
         }
 
         /// Runs statements and returns the rows each changed. On SQLite they go to the
@@ -314,7 +219,7 @@ macro_rules! shared_ops {
         /// protocol takes one statement at a time.
         async fn run(conn: &mut Conn, stmts: Vec<Stmt>) -> Result<Vec<u64>, sqlx::Error> {
             use futures_util::TryStreamExt as _;
-            if MULTI_STATEMENT {
+            if crate::ops::ONE_COMMAND_PER_ITEM.contains(&<$Db as sqlx::Database>::NAME) {
                 let (sql, args) = crate::ops::join(stmts);
                 let mut query = sqlx::query(&sql);
                 for arg in args {
@@ -325,7 +230,7 @@ macro_rules! shared_ops {
                 Ok(changes)
             } else {
                 let mut changes = Vec::with_capacity(stmts.len());
-                for stmt in stmts.into_iter().filter(|s| !s.guard) {
+                for stmt in stmts {
                     let mut query = sqlx::query(&stmt.sql);
                     for arg in stmt.args {
                         query = bind_arg(query, arg);
@@ -370,16 +275,12 @@ macro_rules! shared_ops {
             Ok(changes)
         }
 
-        /// A write that needs nothing read first, as the statements that do it.
-        struct Planned<'w> {
-            write: &'w Write,
-            stmts: Vec<Stmt>,
-            outcome: Outcome,
-        }
-
-        fn plan(write: &Write) -> Option<Planned<'_>> {
-            let (stmts, outcome) = match write {
-                Write::UpsertOffice(office) => (vec![upsert_office(office)], Outcome::Done),
+        async fn apply_one(item: &mut Item<'_>, write: &Write) -> Result<Outcome, ItemError> {
+            match write {
+                Write::UpsertOffice(office) => {
+                    in_savepoint(item, vec![upsert_office(office)?]).await?;
+                    Ok(Outcome::Done)
+                }
                 Write::ReleaseSlots { office, slots } => {
                     // Many rows per statement: a restart re-releases thousands of slots.
                     let stmts = slots
@@ -399,10 +300,11 @@ macro_rules! shared_ops {
                                     [Arg::text(office.as_str()), Arg::text(service.slug()), Arg::Int(ms(*start)), Arg::Int(i64::from(*capacity))]
                                 })
                                 .collect();
-                            Stmt { sql, args, guard: false }
+                            Stmt { sql, args }
                         })
                         .collect();
-                    (stmts, Outcome::Done)
+                    in_savepoint(item, stmts).await?;
+                    Ok(Outcome::Done)
                 }
                 Write::Hold { hold, now, idempotency } => {
                     let mut stmts = hold_seats(hold, *now);
@@ -410,7 +312,8 @@ macro_rules! shared_ops {
                         "office": hold.office.as_str(), "service": hold.service.slug(), "seats": hold.seats.len(),
                     })));
                     stmts.extend(remember(idempotency, *now));
-                    (stmts, Outcome::Held { seats: hold.seats.len() })
+                    in_savepoint(item, stmts).await?;
+                    Ok(Outcome::Held { seats: hold.seats.len() })
                 }
                 Write::Confirm { hold_ref, booked_by, seats, email, locale, now, message, idempotency } => {
                     let mut stmts = vec![
@@ -423,33 +326,16 @@ macro_rules! shared_ops {
                         .arg(Arg::Int(ms(*now)))
                         .arg(Arg::text(hold_ref))
                         .arg(Arg::text(booked_by.as_str())),
-                        // All of the hold's seats or none: a short count stops the command.
-                        Stmt::new("INSERT INTO write_guard (refused) SELECT 1 WHERE changes() <> $1").arg(Arg::Int(*seats as i64)).guard(),
                         enqueue_for_hold(message, hold_ref, *now),
                         audit(*now, booked_by.as_str(), "confirm", hold_ref, serde_json::json!({ "bookings": seats })),
                     ];
                     stmts.extend(remember(idempotency, *now));
-                    (stmts, Outcome::Confirmed { count: *seats })
-                }
-                Write::PurgeIdempotency { before } => {
-                    (vec![Stmt::new("DELETE FROM idempotency_keys WHERE created_at < $1").arg(Arg::Int(ms(*before)))], Outcome::Done)
-                }
-                Write::Cancel { .. } | Write::Reschedule { .. } | Write::ExpireHolds { .. } => return None,
-            };
-            Some(Planned { write, stmts, outcome })
-        }
-
-        async fn apply_one(item: &mut Item<'_>, write: &Write) -> Result<Outcome, ItemError> {
-            if let Some(planned) = plan(write) {
-                let changes = in_savepoint(item, planned.stmts).await?;
-                if let Write::Confirm { seats, .. } = write {
+                    let changes = in_savepoint(item, stmts).await?;
                     if changes.first().copied() != Some(*seats as u64) {
                         return Err(ItemError::Refused);
                     }
+                    Ok(Outcome::Confirmed { count: *seats })
                 }
-                return Ok(planned.outcome);
-            }
-            match write {
                 Write::Cancel { code, actor, now, message } => {
                     let booking = active_booking(item.conn, code).await?;
                     let stmts = vec![
@@ -510,15 +396,17 @@ macro_rules! shared_ops {
                     in_savepoint(item, vec![expire]).await?;
                     Ok(Outcome::Expired { freed })
                 }
-                _ => Err(ItemError::Rule(ErrorCode::Internal)),
+                Write::PurgeIdempotency { before } => {
+                    in_savepoint(item, vec![Stmt::new("DELETE FROM idempotency_keys WHERE created_at < $1").arg(Arg::Int(ms(*before)))]).await?;
+                    Ok(Outcome::Done)
+                }
             }
         }
 
-        fn upsert_office(office: &Office) -> Stmt {
-            // Plain data: serialising cannot fail.
-            let services = serde_json::to_string(&office.services).unwrap_or_default();
-            let hours = serde_json::to_string(&office.hours).unwrap_or_default();
-            Stmt::new(
+        fn upsert_office(office: &Office) -> Result<Stmt, ItemError> {
+            let services = serde_json::to_string(&office.services).map_err(|_| ItemError::Rule(ErrorCode::InvalidInput))?;
+            let hours = serde_json::to_string(&office.hours).map_err(|_| ItemError::Rule(ErrorCode::InvalidInput))?;
+            Ok(Stmt::new(
                 "INSERT INTO offices (id, name, region, city, address, has_biometrics, services, hours) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, region = excluded.region, city = excluded.city, \
@@ -532,7 +420,7 @@ macro_rules! shared_ops {
             .arg(Arg::text(&office.address))
             .arg(Arg::Bool(office.has_biometrics))
             .arg(Arg::Text(services))
-            .arg(Arg::Text(hours))
+            .arg(Arg::Text(hours)))
         }
 
         /// The statements that seat a hold's people. Per seat: the person's own hold that ran

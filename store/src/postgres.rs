@@ -12,7 +12,7 @@ use sqlx::{PgPool, Row};
 use crate::migrate;
 
 mod shared {
-    crate::ops::shared_ops!(sqlx::Postgres, false);
+    crate::ops::shared_ops!(sqlx::Postgres);
 }
 
 pub struct PgStore {

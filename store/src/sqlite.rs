@@ -12,7 +12,7 @@ use sqlx::{Row, SqlitePool};
 use crate::migrate;
 
 mod shared {
-    crate::ops::shared_ops!(sqlx::Sqlite, true);
+    crate::ops::shared_ops!(sqlx::Sqlite);
 }
 
 pub struct SqliteStore {
