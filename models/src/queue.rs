@@ -139,16 +139,66 @@ pub fn pick_next<'t>(
         .min_by_key(|t| (rank(t, now, params), t.number))
 }
 
-/// A transition the office must persist (and then publish) before anyone sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A transition of the queue. The office decides it, persists it (in order, per office and
+/// day), and only then applies it and shows it; replaying the persisted events rebuilds the
+/// queue after a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
 pub enum QueueEvent {
-    Issued { number: TicketNumber },
+    Issued { number: TicketNumber, service: ServiceKind, origin: Origin, priority: bool },
     Called { number: TicketNumber, counter: u16 },
     Recalled { number: TicketNumber, counter: u16 },
     Serving { number: TicketNumber, counter: u16 },
     Completed { number: TicketNumber },
     NoShow { number: TicketNumber },
+    /// The person goes on to another service as ticket `to`, keeping their arrival time.
     Transferred { from: TicketNumber, to: TicketNumber, service: ServiceKind },
+}
+
+impl QueueEvent {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            QueueEvent::Issued { .. } => "issued",
+            QueueEvent::Called { .. } => "called",
+            QueueEvent::Recalled { .. } => "recalled",
+            QueueEvent::Serving { .. } => "serving",
+            QueueEvent::Completed { .. } => "completed",
+            QueueEvent::NoShow { .. } => "no_show",
+            QueueEvent::Transferred { .. } => "transferred",
+        }
+    }
+
+    /// The ticket the event is about (for a transfer, the new one).
+    pub fn ticket(&self) -> TicketNumber {
+        match self {
+            QueueEvent::Issued { number, .. }
+            | QueueEvent::Called { number, .. }
+            | QueueEvent::Recalled { number, .. }
+            | QueueEvent::Serving { number, .. }
+            | QueueEvent::Completed { number }
+            | QueueEvent::NoShow { number } => *number,
+            QueueEvent::Transferred { to, .. } => *to,
+        }
+    }
+
+    pub fn counter(&self) -> Option<u16> {
+        match self {
+            QueueEvent::Called { counter, .. } | QueueEvent::Recalled { counter, .. } | QueueEvent::Serving { counter, .. } => Some(*counter),
+            _ => None,
+        }
+    }
+}
+
+/// What staff or a kiosk asks of the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueCommand {
+    Issue { service: ServiceKind, origin: Origin, priority: bool },
+    CallNext { counter: u16, services: BTreeSet<ServiceKind> },
+    Recall { number: TicketNumber, counter: u16 },
+    Start { number: TicketNumber, counter: u16 },
+    Complete { number: TicketNumber, counter: u16 },
+    NoShow { number: TicketNumber, counter: u16 },
+    Transfer { number: TicketNumber, counter: u16, to: ServiceKind },
 }
 
 /// One office's queue for one Prague day.
@@ -158,11 +208,13 @@ pub struct OfficeQueue {
     pub params: PolicyParams,
     tickets: BTreeMap<TicketNumber, Ticket>,
     last_number: BTreeMap<char, u16>,
+    /// Sequence number of the last applied event (gap-free from 1 per office and day).
+    pub seq: u64,
 }
 
 impl OfficeQueue {
     pub fn new(day: NaiveDate, params: PolicyParams) -> Self {
-        Self { day, params, tickets: BTreeMap::new(), last_number: BTreeMap::new() }
+        Self { day, params, tickets: BTreeMap::new(), last_number: BTreeMap::new(), seq: 0 }
     }
 
     pub fn ticket(&self, number: TicketNumber) -> Option<&Ticket> {
@@ -177,89 +229,95 @@ impl OfficeQueue {
         self.tickets.values().filter(|t| t.service == service && t.state == TicketState::Waiting).count()
     }
 
-    fn next_number(&mut self, service: ServiceKind) -> Result<TicketNumber, ErrorCode> {
-        let last = self.last_number.entry(service.ticket_prefix()).or_insert(0);
-        if *last >= 999 {
+    fn next_number(&self, service: ServiceKind) -> Result<TicketNumber, ErrorCode> {
+        let last = self.last_number.get(&service.ticket_prefix()).copied().unwrap_or(0);
+        if last >= 999 {
             return Err(ErrorCode::Unavailable);
         }
-        *last += 1;
-        Ok(TicketNumber::new(service, *last))
+        Ok(TicketNumber::new(service, last + 1))
     }
 
-    /// Issues a ticket (a walk-in, or an appointment checked in).
-    pub fn issue(&mut self, service: ServiceKind, origin: Origin, priority: bool, now: DateTime<Utc>) -> Result<QueueEvent, ErrorCode> {
-        let number = self.next_number(service)?;
-        self.tickets.insert(number, Ticket { number, service, origin, priority, arrived_at: now, state: TicketState::Waiting });
-        Ok(QueueEvent::Issued { number })
-    }
-
-    /// Calls the next ticket for a counter serving `services`; `None` when nobody waits for them.
-    pub fn call_next(&mut self, counter: u16, services: &BTreeSet<ServiceKind>, now: DateTime<Utc>) -> Option<QueueEvent> {
-        let number = pick_next(self.tickets.values(), services, now, &self.params)?.number;
-        let ticket = self.tickets.get_mut(&number)?;
-        ticket.state = TicketState::Called { counter, recalls: 0 };
-        Some(QueueEvent::Called { number, counter })
-    }
-
-    fn called_at(&mut self, number: TicketNumber, counter: u16) -> Result<&mut Ticket, ErrorCode> {
-        let ticket = self.tickets.get_mut(&number).ok_or(ErrorCode::NotFound)?;
+    fn at_counter(&self, number: TicketNumber, counter: u16) -> Result<&Ticket, ErrorCode> {
+        let ticket = self.tickets.get(&number).ok_or(ErrorCode::TicketNotFound)?;
         match ticket.state {
             TicketState::Called { counter: c, .. } | TicketState::Serving { counter: c } if c == counter => Ok(ticket),
-            _ => Err(ErrorCode::BookingNotActive),
+            _ => Err(ErrorCode::TicketNotAtCounter),
         }
     }
 
-    /// Calls the same ticket again, at most `max_recalls` times.
-    pub fn recall(&mut self, number: TicketNumber, counter: u16) -> Result<QueueEvent, ErrorCode> {
-        let max = self.params.max_recalls;
-        let ticket = self.called_at(number, counter)?;
-        match &mut ticket.state {
-            TicketState::Called { recalls, .. } if *recalls < max => {
-                *recalls += 1;
-                Ok(QueueEvent::Recalled { number, counter })
+    /// Decides what a command does, without changing anything.
+    pub fn decide(&self, command: &QueueCommand, now: DateTime<Utc>) -> Result<QueueEvent, ErrorCode> {
+        match command {
+            QueueCommand::Issue { service, origin, priority } => {
+                Ok(QueueEvent::Issued { number: self.next_number(*service)?, service: *service, origin: *origin, priority: *priority })
             }
-            _ => Err(ErrorCode::BookingNotActive),
-        }
-    }
-
-    pub fn start(&mut self, number: TicketNumber, counter: u16) -> Result<QueueEvent, ErrorCode> {
-        let ticket = self.called_at(number, counter)?;
-        ticket.state = TicketState::Serving { counter };
-        Ok(QueueEvent::Serving { number, counter })
-    }
-
-    pub fn complete(&mut self, number: TicketNumber, counter: u16) -> Result<QueueEvent, ErrorCode> {
-        let ticket = self.called_at(number, counter)?;
-        ticket.state = TicketState::Done;
-        Ok(QueueEvent::Completed { number })
-    }
-
-    /// A called ticket whose person did not come, after the recalls ran out.
-    pub fn no_show(&mut self, number: TicketNumber, counter: u16) -> Result<QueueEvent, ErrorCode> {
-        let max = self.params.max_recalls;
-        let ticket = self.called_at(number, counter)?;
-        match ticket.state {
-            TicketState::Called { recalls, .. } if recalls >= max => {
-                ticket.state = TicketState::NoShow;
-                Ok(QueueEvent::NoShow { number })
+            QueueCommand::CallNext { counter, services } => pick_next(self.tickets.values(), services, now, &self.params)
+                .map(|t| QueueEvent::Called { number: t.number, counter: *counter })
+                .ok_or(ErrorCode::QueueEmpty),
+            QueueCommand::Recall { number, counter } => match self.at_counter(*number, *counter)?.state {
+                TicketState::Called { recalls, .. } if recalls < self.params.max_recalls => Ok(QueueEvent::Recalled { number: *number, counter: *counter }),
+                TicketState::Called { .. } => Err(ErrorCode::RecallLimitReached),
+                _ => Err(ErrorCode::TicketNotAtCounter),
+            },
+            QueueCommand::Start { number, counter } => {
+                self.at_counter(*number, *counter)?;
+                Ok(QueueEvent::Serving { number: *number, counter: *counter })
             }
-            _ => Err(ErrorCode::BookingNotActive),
+            QueueCommand::Complete { number, counter } => {
+                self.at_counter(*number, *counter)?;
+                Ok(QueueEvent::Completed { number: *number })
+            }
+            QueueCommand::NoShow { number, counter } => match self.at_counter(*number, *counter)?.state {
+                TicketState::Called { recalls, .. } if recalls >= self.params.max_recalls => Ok(QueueEvent::NoShow { number: *number }),
+                _ => Err(ErrorCode::TicketNotAtCounter),
+            },
+            QueueCommand::Transfer { number, counter, to } => {
+                self.at_counter(*number, *counter)?;
+                Ok(QueueEvent::Transferred { from: *number, to: self.next_number(*to)?, service: *to })
+            }
         }
     }
 
-    /// Sends a called or served person to another service: a new ticket of that service that
-    /// keeps the original arrival time (and priority), so they do not queue again from the end.
-    pub fn transfer(&mut self, number: TicketNumber, counter: u16, to: ServiceKind) -> Result<QueueEvent, ErrorCode> {
-        let ticket = self.called_at(number, counter)?.clone();
-        let new_number = self.next_number(to)?;
-        if let Some(old) = self.tickets.get_mut(&number) {
-            old.state = TicketState::Done;
+    /// Applies a decided (and persisted) event; `at` is when it happened.
+    pub fn apply(&mut self, event: &QueueEvent, at: DateTime<Utc>) {
+        self.seq += 1;
+        match event {
+            QueueEvent::Issued { number, service, origin, priority } => {
+                self.last_number.insert(number.prefix, number.number);
+                self.tickets.insert(*number, Ticket { number: *number, service: *service, origin: *origin, priority: *priority, arrived_at: at, state: TicketState::Waiting });
+            }
+            QueueEvent::Called { number, counter } => self.set_state(*number, TicketState::Called { counter: *counter, recalls: 0 }),
+            QueueEvent::Recalled { number, .. } => {
+                if let Some(Ticket { state: TicketState::Called { recalls, .. }, .. }) = self.tickets.get_mut(number) {
+                    *recalls += 1;
+                }
+            }
+            QueueEvent::Serving { number, counter } => self.set_state(*number, TicketState::Serving { counter: *counter }),
+            QueueEvent::Completed { number } => self.set_state(*number, TicketState::Done),
+            QueueEvent::NoShow { number } => self.set_state(*number, TicketState::NoShow),
+            QueueEvent::Transferred { from, to, service } => {
+                let Some(old) = self.tickets.get(from).cloned() else { return };
+                self.set_state(*from, TicketState::Done);
+                self.last_number.insert(to.prefix, to.number);
+                self.tickets.insert(
+                    *to,
+                    Ticket { number: *to, service: *service, origin: Origin::WalkIn, priority: old.priority, arrived_at: old.arrived_at, state: TicketState::Waiting },
+                );
+            }
         }
-        self.tickets.insert(
-            new_number,
-            Ticket { number: new_number, service: to, origin: Origin::WalkIn, priority: ticket.priority, arrived_at: ticket.arrived_at, state: TicketState::Waiting },
-        );
-        Ok(QueueEvent::Transferred { from: number, to: new_number, service: to })
+    }
+
+    fn set_state(&mut self, number: TicketNumber, state: TicketState) {
+        if let Some(ticket) = self.tickets.get_mut(&number) {
+            ticket.state = state;
+        }
+    }
+
+    /// Decides and applies at once (for callers that persist nothing, such as simulations).
+    pub fn execute(&mut self, command: &QueueCommand, now: DateTime<Utc>) -> Result<QueueEvent, ErrorCode> {
+        let event = self.decide(command, now)?;
+        self.apply(&event, now);
+        Ok(event)
     }
 }
 

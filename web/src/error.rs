@@ -81,8 +81,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | IdempotencyKeyMissing => StatusCode::BAD_REQUEST,
         IdentityNotVerified | IdentityExpired => StatusCode::UNAUTHORIZED,
         IdentityMismatch => StatusCode::FORBIDDEN,
-        NotFound | OfficeNotFound | HoldNotFound | BookingNotFound => StatusCode::NOT_FOUND,
-        SlotTaken | PersonCapReached | HouseholdSlotsUnavailable | BookingNotActive | SameSlot | IdempotencyKeyInFlight => {
+        NotFound | OfficeNotFound | HoldNotFound | BookingNotFound | TicketNotFound => StatusCode::NOT_FOUND,
+        SlotTaken | PersonCapReached | HouseholdSlotsUnavailable | BookingNotActive | SameSlot | IdempotencyKeyInFlight
+        | TicketNotAtCounter | RecallLimitReached | QueueEmpty => {
             StatusCode::CONFLICT
         }
         HoldExpired => StatusCode::GONE,

@@ -15,17 +15,17 @@ fn all() -> BTreeSet<ServiceKind> {
     ServiceKind::ALL.into_iter().collect()
 }
 
-fn issued(event: Result<QueueEvent, ErrorCode>) -> TicketNumber {
-    match event {
-        Ok(QueueEvent::Issued { number }) => number,
+fn issue(q: &mut OfficeQueue, service: ServiceKind, origin: Origin, priority: bool, now: DateTime<Utc>) -> TicketNumber {
+    match q.execute(&QueueCommand::Issue { service, origin, priority }, now) {
+        Ok(QueueEvent::Issued { number, .. }) => number,
         other => panic!("{other:?}"),
     }
 }
 
-fn called(event: Option<QueueEvent>) -> Option<String> {
-    match event {
-        Some(QueueEvent::Called { number, .. }) => Some(number.to_string()),
-        None => None,
+fn call(q: &mut OfficeQueue, counter: u16, services: &BTreeSet<ServiceKind>, now: DateTime<Utc>) -> Option<String> {
+    match q.execute(&QueueCommand::CallNext { counter, services: services.clone() }, now) {
+        Ok(QueueEvent::Called { number, .. }) => Some(number.to_string()),
+        Err(ErrorCode::QueueEmpty) => None,
         other => panic!("{other:?}"),
     }
 }
@@ -33,9 +33,9 @@ fn called(event: Option<QueueEvent>) -> Option<String> {
 #[test]
 fn ticket_numbers() {
     let mut q = queue();
-    let a = issued(q.issue(ServiceKind::BiometricCapture, Origin::WalkIn, false, at(8, 0)));
-    let b = issued(q.issue(ServiceKind::BiometricCapture, Origin::WalkIn, false, at(8, 1)));
-    let c = issued(q.issue(ServiceKind::VisaSticker, Origin::WalkIn, false, at(8, 2)));
+    let a = issue(&mut q, ServiceKind::BiometricCapture, Origin::WalkIn, false, at(8, 0));
+    let b = issue(&mut q, ServiceKind::BiometricCapture, Origin::WalkIn, false, at(8, 1));
+    let c = issue(&mut q, ServiceKind::VisaSticker, Origin::WalkIn, false, at(8, 2));
     assert_eq!([a.to_string(), b.to_string(), c.to_string()], ["B001", "B002", "V001"]);
     assert_eq!(TicketNumber::parse("b042").map(|n| n.to_string()), Ok("B042".into()));
     for bad in ["", "B", "X042", "B0000", "B-1", "B000", "42"] {
@@ -64,33 +64,63 @@ fn call_next_policy_table() {
     for (name, tickets, now, services, expected) in cases {
         let mut q = queue();
         for (service, origin, priority, arrived) in tickets {
-            issued(q.issue(service, origin, priority, arrived));
+            issue(&mut q, service, origin, priority, arrived);
         }
         let services: BTreeSet<_> = services.into_iter().collect();
-        assert_eq!(called(q.call_next(1, &services, now)).as_deref(), expected, "{name}");
+        assert_eq!(call(&mut q, 1, &services, now).as_deref(), expected, "{name}");
     }
 }
 
 #[test]
 fn recall_no_show_and_transfer() {
     let mut q = queue();
-    let first = issued(q.issue(ServiceKind::ApplicationSubmission, Origin::WalkIn, false, at(8, 0)));
-    issued(q.issue(ServiceKind::Interview, Origin::WalkIn, false, at(8, 10)));
-    assert_eq!(called(q.call_next(3, &all(), at(8, 20))).as_deref(), Some("A001"));
-    assert_eq!(q.no_show(first, 3), Err(ErrorCode::BookingNotActive), "recalls first");
-    assert!(q.recall(first, 4).is_err(), "only the calling counter recalls");
-    assert!(q.recall(first, 3).is_ok());
-    assert!(q.recall(first, 3).is_ok());
-    assert!(q.recall(first, 3).is_err(), "bounded");
-    assert_eq!(q.no_show(first, 3), Ok(QueueEvent::NoShow { number: first }));
-    assert_eq!(called(q.call_next(3, &all(), at(8, 30))).as_deref(), Some("I001"));
+    let first = issue(&mut q, ServiceKind::ApplicationSubmission, Origin::WalkIn, false, at(8, 0));
+    issue(&mut q, ServiceKind::Interview, Origin::WalkIn, false, at(8, 10));
+    assert_eq!(call(&mut q, 3, &all(), at(8, 20)).as_deref(), Some("A001"));
+    let run = |q: &mut OfficeQueue, command: QueueCommand| q.execute(&command, at(8, 25));
+    assert_eq!(run(&mut q, QueueCommand::NoShow { number: first, counter: 3 }), Err(ErrorCode::TicketNotAtCounter), "recalls first");
+    assert_eq!(run(&mut q, QueueCommand::Recall { number: first, counter: 4 }), Err(ErrorCode::TicketNotAtCounter), "only the calling counter recalls");
+    assert!(run(&mut q, QueueCommand::Recall { number: first, counter: 3 }).is_ok());
+    assert!(run(&mut q, QueueCommand::Recall { number: first, counter: 3 }).is_ok());
+    assert_eq!(run(&mut q, QueueCommand::Recall { number: first, counter: 3 }), Err(ErrorCode::RecallLimitReached), "bounded");
+    assert_eq!(run(&mut q, QueueCommand::NoShow { number: first, counter: 3 }), Ok(QueueEvent::NoShow { number: first }));
+    assert_eq!(call(&mut q, 3, &all(), at(8, 30)).as_deref(), Some("I001"));
     let interview = TicketNumber::parse("I001").unwrap_or_else(|_| unreachable!());
-    assert!(q.start(interview, 3).is_ok());
-    let moved = q.transfer(interview, 3, ServiceKind::BiometricCapture);
+    assert!(run(&mut q, QueueCommand::Start { number: interview, counter: 3 }).is_ok());
+    let moved = run(&mut q, QueueCommand::Transfer { number: interview, counter: 3, to: ServiceKind::BiometricCapture });
     let Ok(QueueEvent::Transferred { to, .. }) = moved else { panic!("{moved:?}") };
     assert_eq!(q.ticket(to).map(|t| t.arrived_at), Some(at(8, 10)), "keeps the original arrival");
-    issued(q.issue(ServiceKind::BiometricCapture, Origin::WalkIn, false, at(8, 15)));
-    assert_eq!(called(q.call_next(5, &all(), at(8, 40))).as_deref(), Some("B001"), "the transferred person is ahead of later arrivals");
+    issue(&mut q, ServiceKind::BiometricCapture, Origin::WalkIn, false, at(8, 15));
+    assert_eq!(call(&mut q, 5, &all(), at(8, 40)).as_deref(), Some("B001"), "the transferred person is ahead of later arrivals");
+    assert_eq!(q.execute(&QueueCommand::Complete { number: TicketNumber::parse("V999").unwrap_or_else(|_| unreachable!()), counter: 5 }, at(8, 41)), Err(ErrorCode::TicketNotFound));
+}
+
+/// Replaying the applied events rebuilds the same queue (what an office does after a restart).
+#[test]
+fn replay_rebuilds_the_queue() {
+    let mut q = queue();
+    let mut log = Vec::new();
+    let mut record = |q: &mut OfficeQueue, command: QueueCommand, now| {
+        if let Ok(event) = q.execute(&command, now) {
+            log.push((event, now));
+        }
+    };
+    record(&mut q, QueueCommand::Issue { service: ServiceKind::Interview, origin: Origin::WalkIn, priority: true }, at(8, 0));
+    record(&mut q, QueueCommand::Issue { service: ServiceKind::VisaSticker, origin: Origin::Appointment { slot: at(8, 30) }, priority: false }, at(8, 5));
+    record(&mut q, QueueCommand::CallNext { counter: 2, services: all() }, at(8, 10));
+    let number = TicketNumber::parse("I001").unwrap_or_else(|_| unreachable!());
+    record(&mut q, QueueCommand::Transfer { number, counter: 2, to: ServiceKind::BiometricCapture }, at(8, 12));
+    let mut replayed = queue();
+    for (event, at) in &log {
+        replayed.apply(event, *at);
+    }
+    assert_eq!(replayed.tickets().cloned().collect::<Vec<_>>(), q.tickets().cloned().collect::<Vec<_>>());
+    assert_eq!(replayed.seq, 4);
+    assert_eq!(
+        replayed.decide(&QueueCommand::Issue { service: ServiceKind::Interview, origin: Origin::WalkIn, priority: false }, at(9, 0)).map(|e| e.ticket().to_string()),
+        Ok("I002".to_owned()),
+        "numbering continues after a replay"
+    );
 }
 
 #[derive(Debug, Clone)]
@@ -128,7 +158,7 @@ proptest! {
             match step {
                 Step::Arrive { service, appointment_in, priority } => {
                     let origin = appointment_in.map_or(Origin::WalkIn, |m| Origin::Appointment { slot: now + Duration::minutes(m) });
-                    let event = q.issue(services[service], origin, priority, now);
+                    let event = q.execute(&QueueCommand::Issue { service: services[service], origin, priority }, now);
                     let was_issued = matches!(event, Ok(QueueEvent::Issued { .. }));
                     prop_assert!(was_issued);
                     issued_count += 1;
@@ -137,7 +167,7 @@ proptest! {
                     if at_counter.contains_key(&counter) { continue; }
                     let served: BTreeSet<_> = services.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, s)| *s).collect();
                     let waiting: Vec<Ticket> = q.tickets().filter(|t| t.state == TicketState::Waiting && served.contains(&t.service)).cloned().collect();
-                    if let Some(QueueEvent::Called { number, .. }) = q.call_next(counter, &served, now) {
+                    if let Ok(QueueEvent::Called { number, .. }) = q.execute(&QueueCommand::CallNext { counter, services: served.clone() }, now) {
                         prop_assert!(ever_called.insert(number), "called twice: {}", number);
                         at_counter.insert(counter, number);
                         let chosen = waiting.iter().find(|t| t.number == number).cloned();
@@ -157,7 +187,8 @@ proptest! {
                 }
                 Step::Finish { counter } => {
                     if let Some(number) = at_counter.remove(&counter) {
-                        prop_assert!(q.complete(number, counter).is_ok());
+                        let completed = q.execute(&QueueCommand::Complete { number, counter }, now);
+                        prop_assert!(completed.is_ok());
                     }
                 }
                 Step::Wait { minutes } => now += Duration::minutes(minutes),
