@@ -58,7 +58,17 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut raw = std::env::args().skip(1);
     let command = raw.next().ok_or("missing command")?;
-    let mut args = Args { command, config: None, listen: None, database_url: None, data_dir: None, horizon_days: None, to: None, tls_cert: None, tls_key: None };
+    let mut args = Args {
+        command,
+        config: None,
+        listen: None,
+        database_url: None,
+        data_dir: None,
+        horizon_days: None,
+        to: None,
+        tls_cert: None,
+        tls_key: None,
+    };
     while let Some(flag) = raw.next() {
         let mut value = || raw.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
@@ -139,7 +149,8 @@ fn main() -> ExitCode {
 }
 
 fn init_tracing(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,actix_server=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,actix_server=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if format == "json" {
         builder.json().flatten_event(true).init();

@@ -93,7 +93,14 @@ async fn hostile_page_input_gets_4xx_pages() {
         assert_eq!(res.status().as_u16(), status, "{path}: {body}");
         assert!(body.contains("<html lang=\"ru\"") && body.contains("role=\"alert\""), "{path}: a Russian error page");
     }
-    let (status, _, text) = raw_post(&c, &format!("{}/manage", server.url), "application/x-www-form-urlencoded", b"booking_code=%3Cscript%3E&date_of_birth=x".to_vec(), "cs").await;
+    let (status, _, text) = raw_post(
+        &c,
+        &format!("{}/manage", server.url),
+        "application/x-www-form-urlencoded",
+        b"booking_code=%3Cscript%3E&date_of_birth=x".to_vec(),
+        "cs",
+    )
+    .await;
     assert_eq!(status, 400);
     assert!(!text.contains("<script>"), "input is never echoed unescaped");
 }

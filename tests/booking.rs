@@ -57,7 +57,10 @@ async fn whole_flow_with_idempotency(backend: Backend) {
     let store = server.store().await;
     let parsed = prepazka_models::ids::BookingCode::parse(&code).expect("code");
     let stored = store.booking_by_code(&parsed).await.expect("read").expect("stored");
-    assert_eq!(stored.starts_at.to_rfc3339(), chrono::DateTime::parse_from_rfc3339(&target).expect("rfc3339").with_timezone(&chrono::Utc).to_rfc3339());
+    assert_eq!(
+        stored.starts_at.to_rfc3339(),
+        chrono::DateTime::parse_from_rfc3339(&target).expect("rfc3339").with_timezone(&chrono::Utc).to_rfc3339()
+    );
     let (status, cancelled) = post(&c, &format!("{}/api/v1/bookings/cancel", server.url), None, &lookup(&code, born)).await;
     assert_eq!((status, cancelled["status"].as_str()), (200, Some("cancelled")));
     let (status, body) = post(&c, &format!("{}/api/v1/bookings/cancel", server.url), None, &lookup(&code, born)).await;
@@ -90,8 +93,16 @@ async fn five_hundred_clients_one_seat(backend: Backend) {
     .await;
     let won = results.iter().filter(|(status, _)| *status == 201).count();
     assert_eq!(won, 1, "exactly one of 500 gets the last seat");
-    assert!(results.iter().all(|(status, body)| *status == 201 || (*status == 409 && body["error"] == "slot_taken")), "losers see slot_taken");
-    let seats = server.store().await.slot_seats(&prepazka_models::ids::OfficeId::parse("tabor").expect("id"), chrono::Utc::now()).await.expect("seats");
+    assert!(
+        results.iter().all(|(status, body)| *status == 201 || (*status == 409 && body["error"] == "slot_taken")),
+        "losers see slot_taken"
+    );
+    let seats = server
+        .store()
+        .await
+        .slot_seats(&prepazka_models::ids::OfficeId::parse("tabor").expect("id"), chrono::Utc::now())
+        .await
+        .expect("seats");
     assert!(seats.iter().all(|(_, s)| s.taken <= s.capacity));
 }
 
@@ -151,7 +162,8 @@ async fn guessing_the_date_of_birth_is_throttled() {
     let url = format!("{}/api/v1/bookings/lookup", server.url);
     let mut statuses = Vec::new();
     for day in 1..=12 {
-        let (status, _) = post(&c, &url, None, &json!({ "booking_code": "ABCD-EFGH-JKMN", "date_of_birth": format!("1990-01-{day:02}") })).await;
+        let (status, _) =
+            post(&c, &url, None, &json!({ "booking_code": "ABCD-EFGH-JKMN", "date_of_birth": format!("1990-01-{day:02}") })).await;
         statuses.push(status);
     }
     assert_eq!(&statuses[..10], &[404; 10]);

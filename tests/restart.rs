@@ -23,13 +23,29 @@ async fn book_until_error(c: awc::Client, url: String, first_person: u32, acked:
         let Some(token) = try_verify(&c, &server, n).await else { return };
         let Ok(slots) = try_slots(&c, &server, office).await else { return };
         let Some(start) = slots.get(n as usize % slots.len().max(1)).cloned() else { return };
-        let Ok((201, held)) = try_post(&c, &format!("{}/api/v1/holds", server.url), &format!("h{n}"), &serde_json::json!({
-            "identity_token": token, "office_id": office, "service": "visa_sticker", "starts_at": start,
-        })).await else { continue };
+        let Ok((201, held)) = try_post(
+            &c,
+            &format!("{}/api/v1/holds", server.url),
+            &format!("h{n}"),
+            &serde_json::json!({
+                "identity_token": token, "office_id": office, "service": "visa_sticker", "starts_at": start,
+            }),
+        )
+        .await
+        else {
+            continue;
+        };
         let hold_id = held["hold_id"].as_str().unwrap_or_default();
-        match try_post(&c, &format!("{}/api/v1/holds/{hold_id}/confirm", server.url), &format!("c{n}"), &serde_json::json!({
-            "identity_token": token, "email": "client@example.cz",
-        })).await {
+        match try_post(
+            &c,
+            &format!("{}/api/v1/holds/{hold_id}/confirm", server.url),
+            &format!("c{n}"),
+            &serde_json::json!({
+                "identity_token": token, "email": "client@example.cz",
+            }),
+        )
+        .await
+        {
             Ok((201, body)) => {
                 let code = body["bookings"][0]["booking_code"].as_str().unwrap_or_default().to_owned();
                 acked.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(code);
@@ -53,7 +69,8 @@ async fn try_verify(c: &awc::Client, server: &ServerRef, n: u32) -> Option<Strin
 
 async fn try_slots(c: &awc::Client, server: &ServerRef, office: &str) -> Result<Vec<String>, ()> {
     let day = chrono::Utc::now().date_naive() + chrono::Duration::days(2);
-    let mut res = c.get(format!("{}/api/v1/offices/{office}/slots?service=visa_sticker&date={day}", server.url)).send().await.map_err(|_| ())?;
+    let mut res =
+        c.get(format!("{}/api/v1/offices/{office}/slots?service=visa_sticker&date={day}", server.url)).send().await.map_err(|_| ())?;
     let value: serde_json::Value = res.json().await.map_err(|_| ())?;
     Ok(value["slots"].as_array().into_iter().flatten().filter_map(|s| s["starts_at"].as_str().map(str::to_owned)).collect())
 }

@@ -18,10 +18,7 @@ impl Directory {
     /// Starts an actor for every office in the store.
     pub async fn start(deps: Arc<OfficeDeps>, arbiter: &ArbiterHandle) -> Result<Self, StoreError> {
         let offices = deps.store.offices().await?;
-        let offices = offices
-            .into_iter()
-            .map(|office| (office.id.clone(), OfficeHandle::start(office, deps.clone(), arbiter)))
-            .collect();
+        let offices = offices.into_iter().map(|office| (office.id.clone(), OfficeHandle::start(office, deps.clone(), arbiter))).collect();
         Ok(Self { offices })
     }
 

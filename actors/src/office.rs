@@ -7,14 +7,23 @@ use std::time::Duration;
 use actix::prelude::*;
 use chrono::{DateTime, NaiveDate, Utc};
 use prepazka_models::booking::{check_slot_rules, Applicant, Seats, SlotBoard, SlotKey};
-use prepazka_models::calendar::{slot_starts, BookingWindow, PRAGUE};
+use prepazka_models::calendar::{prague_date, slot_starts, BookingWindow, PRAGUE};
 use prepazka_models::clock::Clock;
 use prepazka_models::ids::OfficeId;
 use prepazka_models::office::Office;
+use prepazka_models::queue::{DisplayEvent, OfficeQueue, PolicyParams, QueueCommand, Ticket};
 use prepazka_models::service::ServiceKind;
 use prepazka_models::ErrorCode;
 use prepazka_store::writer::Writer;
-use prepazka_store::{NewHold, Outcome, SharedStore, Write};
+use prepazka_store::{NewHold, Outcome, QueueRecord, SharedStore, Write};
+use tokio::sync::broadcast;
+
+/// Messages an office may have waiting before senders wait.
+pub const MAILBOX: usize = 16_384;
+
+/// Committed display events kept for subscribers that fall behind; a display further behind
+/// re-reads from the store.
+pub const DISPLAY_BUFFER: usize = 1024;
 
 /// How often an office expires stale holds and re-reads its seat counts from the store.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(10);
@@ -30,12 +39,31 @@ pub struct OfficeDeps {
 pub struct OfficeActor {
     office: Arc<Office>,
     board: SlotBoard,
+    /// Today's queue (Prague day); replaced when the day changes, rebuilt from the store on start.
+    queue: OfficeQueue,
+    displays: broadcast::Sender<DisplayEvent>,
     deps: Arc<OfficeDeps>,
 }
 
 impl OfficeActor {
     fn now(&self) -> DateTime<Utc> {
         self.deps.clock.now()
+    }
+
+    /// Rebuilds the queue of `day` from its persisted events. Run under `ctx.wait`.
+    fn read_queue(&mut self, day: NaiveDate) -> impl ActorFuture<Self, Output = ()> {
+        let deps = self.deps.clone();
+        let office = self.office.id.clone();
+        async move { deps.store.queue_events(&office, day, 0).await }.into_actor(self).map(move |records, act, _| match records {
+            Ok(records) => {
+                let mut queue = OfficeQueue::new(day, act.queue.params);
+                for record in &records {
+                    queue.apply_at(record.seq, &record.event, record.at);
+                }
+                act.queue = queue;
+            }
+            Err(err) => tracing::error!(office.id = %act.office.id, error = %err, "reading the queue failed"),
+        })
     }
 
     /// The slots of the booking horizon, as the calendar and the office's services define them.
@@ -75,10 +103,11 @@ impl Actor for OfficeActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(4096);
         // Read what is on sale, release what the horizon adds, read again if anything was
         // added. One waiting future, so no message is handled before the board is whole
         // (and actix runs several queued `wait` futures last-in first).
+        let today = prague_date(self.now());
+        ctx.wait(self.read_queue(today));
         ctx.wait(self.read_board().then(|(), act, _| {
             let missing: Vec<_> = act
                 .planned_slots()
@@ -97,7 +126,8 @@ impl Actor for OfficeActor {
             }
             .into_actor(act)
             .then(move |(), act, _| {
-                let reread: Pin<Box<dyn ActorFuture<Self, Output = ()>>> = if added { Box::pin(act.read_board()) } else { Box::pin(fut::ready(())) };
+                let reread: Pin<Box<dyn ActorFuture<Self, Output = ()>>> =
+                    if added { Box::pin(act.read_board()) } else { Box::pin(fut::ready(())) };
                 reread
             })
         }));
@@ -141,6 +171,62 @@ struct FreeSlots {
 #[rtype(result = "()")]
 struct Sweep;
 
+#[derive(Message)]
+#[rtype(result = "Result<QueueRecord, ErrorCode>")]
+struct Queue(QueueCommand);
+
+#[derive(Message)]
+#[rtype(result = "Vec<Ticket>")]
+struct QueueSnapshot;
+
+impl Handler<Queue> for OfficeActor {
+    type Result = ResponseActFuture<Self, Result<QueueRecord, ErrorCode>>;
+
+    /// Decides in memory, hands the event to the writer in decision order, applies it at once
+    /// (so the next decision sees it), and answers and publishes only after the commit. If a
+    /// commit fails, the queue is rebuilt from the store, which has the last word.
+    fn handle(&mut self, Queue(command): Queue, _: &mut Context<Self>) -> Self::Result {
+        let now = self.now();
+        let today = prague_date(now);
+        if self.queue.day != today {
+            self.queue = OfficeQueue::new(today, self.queue.params);
+        }
+        let event = match self.queue.decide(&command, now) {
+            Ok(event) => event,
+            Err(code) => return Box::pin(fut::ready(Err(code))),
+        };
+        let record = QueueRecord { seq: self.queue.seq + 1, at: now, event };
+        let write = Write::QueueEvent { office: self.office.id.clone(), day: today, record: record.clone() };
+        let committed = match self.deps.writer.enqueue(write) {
+            Ok(receiver) => receiver,
+            Err(code) => return Box::pin(fut::ready(Err(code))),
+        };
+        self.queue.apply(&record.event, now);
+        Box::pin(async move { committed.await.unwrap_or(Err(ErrorCode::Unavailable)) }.into_actor(self).map(move |result, act, ctx| {
+            match result {
+                Ok(_) => {
+                    // No display listening is not an error.
+                    let _ = act.displays.send(DisplayEvent::of(today, record.seq, record.at, &record.event));
+                    Ok(record)
+                }
+                Err(code) => {
+                    tracing::warn!(office.id = %act.office.id, %code, seq = record.seq, "queue event not committed; rebuilding the queue");
+                    ctx.wait(act.read_queue(today));
+                    Err(code)
+                }
+            }
+        }))
+    }
+}
+
+impl Handler<QueueSnapshot> for OfficeActor {
+    type Result = MessageResult<QueueSnapshot>;
+
+    fn handle(&mut self, _: QueueSnapshot, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.queue.tickets().cloned().collect())
+    }
+}
+
 impl Handler<Hold> for OfficeActor {
     type Result = ResponseActFuture<Self, Result<Outcome, ErrorCode>>;
 
@@ -148,10 +234,9 @@ impl Handler<Hold> for OfficeActor {
         let now = self.now();
         let hold = &request.hold;
         let applicant = Applicant { biometrics_office: request.biometrics_office.as_ref() };
-        let checked = hold
-            .seats
-            .iter()
-            .try_for_each(|seat| check_slot_rules(&self.office, hold.service, seat.starts_at, applicant, now, self.deps.window).map(|_| ()));
+        let checked = hold.seats.iter().try_for_each(|seat| {
+            check_slot_rules(&self.office, hold.service, seat.starts_at, applicant, now, self.deps.window).map(|_| ())
+        });
         let keys: Vec<SlotKey> = hold.seats.iter().map(|s| SlotKey { service: hold.service, start: s.starts_at }).collect();
         let decided = checked.and_then(|()| self.board.take_all(&keys));
         if let Err(code) = decided {
@@ -197,10 +282,17 @@ impl Handler<Reschedule> for OfficeActor {
         let now = self.now();
         let to = SlotKey { service: msg.service, start: msg.to };
         let from = SlotKey { service: msg.service, start: msg.from };
-        let checked = check_slot_rules(&self.office, msg.service, msg.to, Applicant { biometrics_office: Some(&self.office.id) }, now, self.deps.window)
-            .map(|_| ())
-            .and_then(|()| if msg.from == msg.to { Err(ErrorCode::SameSlot) } else { Ok(()) })
-            .and_then(|()| self.board.take(&to, 1));
+        let checked = check_slot_rules(
+            &self.office,
+            msg.service,
+            msg.to,
+            Applicant { biometrics_office: Some(&self.office.id) },
+            now,
+            self.deps.window,
+        )
+        .map(|_| ())
+        .and_then(|()| if msg.from == msg.to { Err(ErrorCode::SameSlot) } else { Ok(()) })
+        .and_then(|()| self.board.take(&to, 1));
         if let Err(code) = checked {
             return Box::pin(fut::ready(Err(code)));
         }
@@ -251,6 +343,7 @@ impl Handler<Sweep> for OfficeActor {
 pub struct OfficeHandle {
     office: Arc<Office>,
     addr: Addr<OfficeActor>,
+    displays: broadcast::Sender<DisplayEvent>,
 }
 
 impl OfficeHandle {
@@ -259,8 +352,22 @@ impl OfficeHandle {
     pub fn start(office: Office, deps: Arc<OfficeDeps>, arbiter: &ArbiterHandle) -> Self {
         let office = Arc::new(office);
         let actor_office = office.clone();
-        let addr = OfficeActor::start_in_arbiter(arbiter, move |_| OfficeActor { office: actor_office, board: SlotBoard::default(), deps });
-        Self { office, addr }
+        let (displays, _) = broadcast::channel(DISPLAY_BUFFER);
+        let actor_displays = displays.clone();
+        let today = prague_date(deps.clock.now());
+        let addr = OfficeActor::start_in_arbiter(arbiter, move |ctx| {
+            // Before any message arrives: a burst (a kiosk rush, a test) must not meet the
+            // default mailbox of 16.
+            ctx.set_mailbox_capacity(MAILBOX);
+            OfficeActor {
+                office: actor_office,
+                board: SlotBoard::default(),
+                queue: OfficeQueue::new(today, PolicyParams::default()),
+                displays: actor_displays,
+                deps,
+            }
+        });
+        Self { office, addr, displays }
     }
 
     pub fn office(&self) -> &Office {
@@ -282,8 +389,29 @@ impl OfficeHandle {
     }
 
     /// Moves a confirmed booking from `from` to `to` (same service), new seat first.
-    pub async fn reschedule(&self, service: ServiceKind, from: DateTime<Utc>, to: DateTime<Utc>, write: Write) -> Result<Outcome, ErrorCode> {
+    pub async fn reschedule(
+        &self,
+        service: ServiceKind,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        write: Write,
+    ) -> Result<Outcome, ErrorCode> {
         self.addr.send(Reschedule { write, service, from, to }).await.map_err(|_| ErrorCode::Unavailable)?
+    }
+
+    /// Runs a queue command; answers with the committed event.
+    pub async fn queue(&self, command: QueueCommand) -> Result<QueueRecord, ErrorCode> {
+        self.addr.send(Queue(command)).await.map_err(|_| ErrorCode::Unavailable)?
+    }
+
+    /// Today's tickets as the office sees them.
+    pub async fn tickets(&self) -> Result<Vec<Ticket>, ErrorCode> {
+        self.addr.send(QueueSnapshot).await.map_err(|_| ErrorCode::Unavailable)
+    }
+
+    /// Committed queue transitions from now on (displays replay older ones from the store).
+    pub fn subscribe(&self) -> broadcast::Receiver<DisplayEvent> {
+        self.displays.subscribe()
     }
 
     /// Expires stale holds now instead of at the next sweep (tests, shutdown).

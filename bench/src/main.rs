@@ -21,7 +21,8 @@ struct Options {
 
 fn options() -> Result<Options, String> {
     let mut args = std::env::args().skip(1);
-    let command = args.next().ok_or("usage: prepazka-bench booking-surge --url URL [--clients N] [--bookings N] [--first-person N] [--days N]")?;
+    let command =
+        args.next().ok_or("usage: prepazka-bench booking-surge --url URL [--clients N] [--bookings N] [--first-person N] [--days N]")?;
     if command != "booking-surge" {
         return Err(format!("unknown command {command}"));
     }
@@ -85,12 +86,22 @@ async fn client_loop(id: usize, o: std::rc::Rc<Options>, offices: std::rc::Rc<Ve
         let service = services[rng.gen_range(0..3)];
         let day = today + chrono::Duration::days(rng.gen_range(1..=o.days));
         let (number, pin) = person(n);
-        let Ok((200, verified)) = timed(&mut tally, "identity", client.post(format!("{}/api/v1/identity", o.url)), Some(&json!({"method": "registration", "registration_number": number, "pin": pin}))).await else {
+        let Ok((200, verified)) = timed(
+            &mut tally,
+            "identity",
+            client.post(format!("{}/api/v1/identity", o.url)),
+            Some(&json!({"method": "registration", "registration_number": number, "pin": pin})),
+        )
+        .await
+        else {
             *tally.other_errors.entry("identity".into()).or_default() += 1;
             continue;
         };
         let token = verified["identity_token"].as_str().unwrap_or_default().to_owned();
-        let Ok((200, slots)) = timed(&mut tally, "slots", client.get(format!("{}/api/v1/offices/{office}/slots?service={service}&date={day}", o.url)), None).await else {
+        let Ok((200, slots)) =
+            timed(&mut tally, "slots", client.get(format!("{}/api/v1/offices/{office}/slots?service={service}&date={day}", o.url)), None)
+                .await
+        else {
             *tally.other_errors.entry("slots".into()).or_default() += 1;
             continue;
         };
@@ -104,8 +115,16 @@ async fn client_loop(id: usize, o: std::rc::Rc<Options>, offices: std::rc::Rc<Ve
         match timed(&mut tally, "hold", request, Some(&hold_body)).await {
             Ok((201, held)) => {
                 let hold_id = held["hold_id"].as_str().unwrap_or_default();
-                let request = client.post(format!("{}/api/v1/holds/{hold_id}/confirm", o.url)).insert_header(("Idempotency-Key", format!("c-{n}")));
-                match timed(&mut tally, "confirm", request, Some(&json!({"identity_token": token, "email": "bench@example.cz", "locale": "uk"}))).await {
+                let request =
+                    client.post(format!("{}/api/v1/holds/{hold_id}/confirm", o.url)).insert_header(("Idempotency-Key", format!("c-{n}")));
+                match timed(
+                    &mut tally,
+                    "confirm",
+                    request,
+                    Some(&json!({"identity_token": token, "email": "bench@example.cz", "locale": "uk"})),
+                )
+                .await
+                {
                     Ok((201, _)) => {
                         tally.confirmed += 1;
                         tally.booking_ms.push(started.elapsed().as_secs_f64() * 1e3);
@@ -142,7 +161,8 @@ fn main() {
         let client = awc::Client::default();
         let mut res = client.get(format!("{}/api/v1/offices", o.url)).send().await.map_err(|e| e.to_string())?;
         let offices: Value = res.json().limit(1 << 20).await.map_err(|e| e.to_string())?;
-        let offices: Vec<String> = offices["offices"].as_array().into_iter().flatten().filter_map(|x| x["id"].as_str().map(str::to_owned)).collect();
+        let offices: Vec<String> =
+            offices["offices"].as_array().into_iter().flatten().filter_map(|x| x["id"].as_str().map(str::to_owned)).collect();
         let quota = o.bookings.div_ceil(o.clients);
         let o = std::rc::Rc::new(o);
         let offices = std::rc::Rc::new(offices);
@@ -162,8 +182,17 @@ fn main() {
             }
         }
         let seconds = started.elapsed().as_secs_f64();
-        println!("clients={} confirmed={} seconds={seconds:.2} confirmed_per_second={:.0}", o.clients, total.confirmed, total.confirmed as f64 / seconds);
-        println!("booking (identity+slots+hold+confirm) ms: p50={:.1} p99={:.1}", percentile(&mut total.booking_ms, 0.5), percentile(&mut total.booking_ms, 0.99));
+        println!(
+            "clients={} confirmed={} seconds={seconds:.2} confirmed_per_second={:.0}",
+            o.clients,
+            total.confirmed,
+            total.confirmed as f64 / seconds
+        );
+        println!(
+            "booking (identity+slots+hold+confirm) ms: p50={:.1} p99={:.1}",
+            percentile(&mut total.booking_ms, 0.5),
+            percentile(&mut total.booking_ms, 0.99)
+        );
         let mut names: Vec<_> = total.request_ms.keys().copied().collect();
         names.sort();
         for name in names {

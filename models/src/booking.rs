@@ -112,10 +112,9 @@ pub fn household_starts(
     let position = day_starts.iter().position(|s| *s == first).ok_or(ErrorCode::NotASlot)?;
     match arrangement {
         HouseholdArrangement::Parallel => Ok(vec![first; members]),
-        HouseholdArrangement::Consecutive => day_starts
-            .get(position..position + members)
-            .map(<[_]>::to_vec)
-            .ok_or(ErrorCode::HouseholdSlotsUnavailable),
+        HouseholdArrangement::Consecutive => {
+            day_starts.get(position..position + members).map(<[_]>::to_vec).ok_or(ErrorCode::HouseholdSlotsUnavailable)
+        }
     }
 }
 

@@ -65,8 +65,7 @@ pub fn easter_sunday(year: i32) -> NaiveDate {
 
 /// Czech public holidays: the fixed days of the law on holidays plus Good Friday and Easter Monday.
 pub fn is_public_holiday(date: NaiveDate) -> bool {
-    const FIXED: [(u32, u32); 11] =
-        [(1, 1), (5, 1), (5, 8), (7, 5), (7, 6), (9, 28), (10, 28), (11, 17), (12, 24), (12, 25), (12, 26)];
+    const FIXED: [(u32, u32); 11] = [(1, 1), (5, 1), (5, 8), (7, 5), (7, 6), (9, 28), (10, 28), (11, 17), (12, 24), (12, 25), (12, 26)];
     if FIXED.contains(&(date.month(), date.day())) {
         return true;
     }
@@ -168,10 +167,25 @@ mod tests {
     #[test]
     fn czech_holidays_2026_and_2027() {
         let holidays = [
-            d(2026, 1, 1), d(2026, 4, 3), d(2026, 4, 6), d(2026, 5, 1), d(2026, 5, 8), d(2026, 7, 5),
-            d(2026, 7, 6), d(2026, 9, 28), d(2026, 10, 28), d(2026, 11, 17), d(2026, 12, 24),
-            d(2026, 12, 25), d(2026, 12, 26), d(2027, 1, 1), d(2027, 3, 26), d(2027, 3, 29),
-            d(2027, 5, 1), d(2027, 5, 8), d(2027, 11, 17),
+            d(2026, 1, 1),
+            d(2026, 4, 3),
+            d(2026, 4, 6),
+            d(2026, 5, 1),
+            d(2026, 5, 8),
+            d(2026, 7, 5),
+            d(2026, 7, 6),
+            d(2026, 9, 28),
+            d(2026, 10, 28),
+            d(2026, 11, 17),
+            d(2026, 12, 24),
+            d(2026, 12, 25),
+            d(2026, 12, 26),
+            d(2027, 1, 1),
+            d(2027, 3, 26),
+            d(2027, 3, 29),
+            d(2027, 5, 1),
+            d(2027, 5, 8),
+            d(2027, 11, 17),
         ];
         for day in holidays {
             assert!(is_public_holiday(day), "{day}");
@@ -216,7 +230,10 @@ mod tests {
         let spring: Vec<String> = slot_starts(&hours, 30, d(2026, 3, 29)).iter().map(|s| prague_label(*s)).collect();
         assert_eq!(spring, ["2026-03-29 01:00", "2026-03-29 01:30", "2026-03-29 03:00", "2026-03-29 03:30"]);
         let autumn: Vec<String> = slot_starts(&hours, 30, d(2026, 10, 25)).iter().map(|s| prague_label(*s)).collect();
-        assert_eq!(autumn, ["2026-10-25 01:00", "2026-10-25 01:30", "2026-10-25 02:00", "2026-10-25 02:30", "2026-10-25 03:00", "2026-10-25 03:30"]);
+        assert_eq!(
+            autumn,
+            ["2026-10-25 01:00", "2026-10-25 01:30", "2026-10-25 02:00", "2026-10-25 02:30", "2026-10-25 03:00", "2026-10-25 03:30"]
+        );
     }
 
     #[test]

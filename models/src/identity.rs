@@ -43,12 +43,7 @@ impl PersonName {
     /// Comparison key: case- and accent-insensitive enough for "Nguyễn Văn An" typed as
     /// "NGUYEN VAN AN" from a machine-readable zone.
     pub fn matching_key(&self) -> String {
-        self.0
-            .chars()
-            .filter_map(fold_latin)
-            .flat_map(char::to_lowercase)
-            .filter(|c| c.is_alphanumeric())
-            .collect()
+        self.0.chars().filter_map(fold_latin).flat_map(char::to_lowercase).filter(|c| c.is_alphanumeric()).collect()
     }
 }
 redacted_debug!(PersonName);
@@ -261,7 +256,8 @@ mod tests {
 
     #[test]
     fn names_in_many_scripts_are_accepted() {
-        for good in ["Nguyễn Văn An", "Олена Коваленко", "Батболд Энхжаргал", "O'Brien-Smith", "محمد", "Jan  Novák "] {
+        for good in ["Nguyễn Văn An", "Олена Коваленко", "Батболд Энхжаргал", "O'Brien-Smith", "محمد", "Jan  Novák "]
+        {
             assert!(PersonName::parse(good).is_ok(), "{good}");
         }
         assert_eq!(PersonName::parse(" Jan  Novák ").map(|n| n.as_str().to_owned()).as_deref(), Ok("Jan Novák"));

@@ -69,9 +69,7 @@ pub struct BookingCode(String);
 
 impl BookingCode {
     pub fn generate(rng: &mut impl Rng) -> Self {
-        let code = (0..BOOKING_CODE_SYMBOLS)
-            .map(|_| CROCKFORD[rng.gen_range(0..32)] as char)
-            .collect();
+        let code = (0..BOOKING_CODE_SYMBOLS).map(|_| CROCKFORD[rng.gen_range(0..32)] as char).collect();
         Self(code)
     }
 

@@ -54,10 +54,7 @@ impl Locale {
         for (position, part) in accept_language.split(',').enumerate().take(32) {
             let mut pieces = part.trim().split(';');
             let tag = pieces.next().unwrap_or("").trim();
-            let quality = pieces
-                .find_map(|p| p.trim().strip_prefix("q="))
-                .and_then(|q| q.parse::<f32>().ok())
-                .unwrap_or(1.0);
+            let quality = pieces.find_map(|p| p.trim().strip_prefix("q=")).and_then(|q| q.parse::<f32>().ok()).unwrap_or(1.0);
             // Also refuses NaN.
             if quality.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
                 continue;

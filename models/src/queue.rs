@@ -25,7 +25,11 @@ use serde::{Deserialize, Serialize};
 use crate::service::ServiceKind;
 use crate::ErrorCode;
 
-/// A ticket number as shown on displays: the service's prefix and a number, `B042`.
+/// Tickets one service can issue in one office and day (the busiest office serves far fewer).
+pub const MAX_TICKETS_PER_SERVICE: u16 = 9_999;
+
+/// A ticket number as shown on displays: the service's prefix and a number of at least three
+/// digits, `B042`, `B1042`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct TicketNumber {
     prefix: char,
@@ -37,7 +41,7 @@ impl TicketNumber {
         Self { prefix: service.ticket_prefix(), number }
     }
 
-    /// Parses `B042` (case-insensitive, 1–999).
+    /// Parses `B042` (case-insensitive, 1–9999).
     pub fn parse(raw: &str) -> Result<Self, ErrorCode> {
         let raw = raw.trim();
         let mut chars = raw.chars();
@@ -46,7 +50,7 @@ impl TicketNumber {
             return Err(ErrorCode::InvalidInput);
         }
         let digits = chars.as_str();
-        if digits.is_empty() || digits.len() > 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ErrorCode::InvalidInput);
         }
         let number: u16 = digits.parse().map_err(|_| ErrorCode::InvalidInput)?;
@@ -72,7 +76,9 @@ impl fmt::Display for TicketNumber {
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Origin {
     /// Checked in for a booked slot starting at `slot`.
-    Appointment { slot: DateTime<Utc> },
+    Appointment {
+        slot: DateTime<Utc>,
+    },
     WalkIn,
 }
 
@@ -145,14 +151,36 @@ pub fn pick_next<'t>(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum QueueEvent {
-    Issued { number: TicketNumber, service: ServiceKind, origin: Origin, priority: bool },
-    Called { number: TicketNumber, counter: u16 },
-    Recalled { number: TicketNumber, counter: u16 },
-    Serving { number: TicketNumber, counter: u16 },
-    Completed { number: TicketNumber },
-    NoShow { number: TicketNumber },
+    Issued {
+        number: TicketNumber,
+        service: ServiceKind,
+        origin: Origin,
+        priority: bool,
+    },
+    Called {
+        number: TicketNumber,
+        counter: u16,
+    },
+    Recalled {
+        number: TicketNumber,
+        counter: u16,
+    },
+    Serving {
+        number: TicketNumber,
+        counter: u16,
+    },
+    Completed {
+        number: TicketNumber,
+    },
+    NoShow {
+        number: TicketNumber,
+    },
     /// The person goes on to another service as ticket `to`, keeping their arrival time.
-    Transferred { from: TicketNumber, to: TicketNumber, service: ServiceKind },
+    Transferred {
+        from: TicketNumber,
+        to: TicketNumber,
+        service: ServiceKind,
+    },
 }
 
 impl QueueEvent {
@@ -183,9 +211,30 @@ impl QueueEvent {
 
     pub fn counter(&self) -> Option<u16> {
         match self {
-            QueueEvent::Called { counter, .. } | QueueEvent::Recalled { counter, .. } | QueueEvent::Serving { counter, .. } => Some(*counter),
+            QueueEvent::Called { counter, .. } | QueueEvent::Recalled { counter, .. } | QueueEvent::Serving { counter, .. } => {
+                Some(*counter)
+            }
             _ => None,
         }
+    }
+}
+
+/// What a waiting-room display or a client's phone is told about a transition. It has no
+/// field that could hold a name: ticket numbers, services and counters only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisplayEvent {
+    /// The transition's sequence number in the office's day (the SSE event id).
+    pub seq: u64,
+    pub day: NaiveDate,
+    pub at: DateTime<Utc>,
+    pub kind: &'static str,
+    pub ticket: TicketNumber,
+    pub counter: Option<u16>,
+}
+
+impl DisplayEvent {
+    pub fn of(day: NaiveDate, seq: u64, at: DateTime<Utc>, event: &QueueEvent) -> Self {
+        Self { seq, day, at, kind: event.kind(), ticket: event.ticket(), counter: event.counter() }
     }
 }
 
@@ -231,7 +280,7 @@ impl OfficeQueue {
 
     fn next_number(&self, service: ServiceKind) -> Result<TicketNumber, ErrorCode> {
         let last = self.last_number.get(&service.ticket_prefix()).copied().unwrap_or(0);
-        if last >= 999 {
+        if last >= MAX_TICKETS_PER_SERVICE {
             return Err(ErrorCode::Unavailable);
         }
         Ok(TicketNumber::new(service, last + 1))
@@ -255,7 +304,9 @@ impl OfficeQueue {
                 .map(|t| QueueEvent::Called { number: t.number, counter: *counter })
                 .ok_or(ErrorCode::QueueEmpty),
             QueueCommand::Recall { number, counter } => match self.at_counter(*number, *counter)?.state {
-                TicketState::Called { recalls, .. } if recalls < self.params.max_recalls => Ok(QueueEvent::Recalled { number: *number, counter: *counter }),
+                TicketState::Called { recalls, .. } if recalls < self.params.max_recalls => {
+                    Ok(QueueEvent::Recalled { number: *number, counter: *counter })
+                }
                 TicketState::Called { .. } => Err(ErrorCode::RecallLimitReached),
                 _ => Err(ErrorCode::TicketNotAtCounter),
             },
@@ -278,13 +329,29 @@ impl OfficeQueue {
         }
     }
 
+    /// Applies a persisted event with its sequence number (replay after a restart).
+    pub fn apply_at(&mut self, seq: u64, event: &QueueEvent, at: DateTime<Utc>) {
+        self.apply(event, at);
+        self.seq = seq;
+    }
+
     /// Applies a decided (and persisted) event; `at` is when it happened.
     pub fn apply(&mut self, event: &QueueEvent, at: DateTime<Utc>) {
         self.seq += 1;
         match event {
             QueueEvent::Issued { number, service, origin, priority } => {
                 self.last_number.insert(number.prefix, number.number);
-                self.tickets.insert(*number, Ticket { number: *number, service: *service, origin: *origin, priority: *priority, arrived_at: at, state: TicketState::Waiting });
+                self.tickets.insert(
+                    *number,
+                    Ticket {
+                        number: *number,
+                        service: *service,
+                        origin: *origin,
+                        priority: *priority,
+                        arrived_at: at,
+                        state: TicketState::Waiting,
+                    },
+                );
             }
             QueueEvent::Called { number, counter } => self.set_state(*number, TicketState::Called { counter: *counter, recalls: 0 }),
             QueueEvent::Recalled { number, .. } => {
@@ -301,7 +368,14 @@ impl OfficeQueue {
                 self.last_number.insert(to.prefix, to.number);
                 self.tickets.insert(
                     *to,
-                    Ticket { number: *to, service: *service, origin: Origin::WalkIn, priority: old.priority, arrived_at: old.arrived_at, state: TicketState::Waiting },
+                    Ticket {
+                        number: *to,
+                        service: *service,
+                        origin: Origin::WalkIn,
+                        priority: old.priority,
+                        arrived_at: old.arrived_at,
+                        state: TicketState::Waiting,
+                    },
                 );
             }
         }

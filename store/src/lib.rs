@@ -74,6 +74,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn audit_for(&self, subject: &str) -> Result<Vec<AuditRecord>, StoreError>;
 
+    /// The queue events of an office's day with `seq` greater than `after`, in order.
+    async fn queue_events(&self, office: &OfficeId, day: chrono::NaiveDate, after: u64) -> Result<Vec<QueueRecord>, StoreError>;
+
     /// Counts of rows per table and status, for tests and the metrics page.
     async fn booking_counts(&self) -> Result<BookingCounts, StoreError>;
 

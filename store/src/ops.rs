@@ -47,6 +47,13 @@ fn constraint_code(err: &sqlx::Error) -> Option<ErrorCode> {
         if mentions("bookings_code_unique", "bookings.code") {
             return Some(ErrorCode::Unavailable);
         }
+        // Another writer got there first (a second owner of the office): the actor reloads.
+        if mentions("queue_events_pkey", "queue_events.seq") {
+            return Some(ErrorCode::Unavailable);
+        }
+        if mentions("queue_events_called_once", "queue_events.ticket") || mentions("queue_events_issued_once", "queue_events.ticket") {
+            return Some(ErrorCode::TicketNotAtCounter);
+        }
     }
     if db.is_check_violation() && mentions("slots_within_capacity", "slots_within_capacity") {
         return Some(ErrorCode::SlotTaken);
@@ -396,6 +403,22 @@ macro_rules! shared_ops {
                     in_savepoint(item, vec![expire]).await?;
                     Ok(Outcome::Expired { freed })
                 }
+                Write::QueueEvent { office, day, record } => {
+                    let event = serde_json::to_string(&record.event).map_err(|_| ItemError::Rule(ErrorCode::Internal))?;
+                    let append = Stmt::new(
+                        "INSERT INTO queue_events (office_id, day, seq, at, kind, ticket, counter, event) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .arg(Arg::text(office.as_str()))
+                    .arg(Arg::Text(day.to_string()))
+                    .arg(Arg::Int(record.seq as i64))
+                    .arg(Arg::Int(ms(record.at)))
+                    .arg(Arg::text(record.event.kind()))
+                    .arg(Arg::Text(record.event.ticket().to_string()))
+                    .arg(Arg::OptInt(record.event.counter().map(i64::from)))
+                    .arg(Arg::Text(event));
+                    in_savepoint(item, vec![append]).await?;
+                    Ok(Outcome::Done)
+                }
                 Write::PurgeIdempotency { before } => {
                     in_savepoint(item, vec![Stmt::new("DELETE FROM idempotency_keys WHERE created_at < $1").arg(Arg::Int(ms(*before)))]).await?;
                     Ok(Outcome::Done)
@@ -660,6 +683,24 @@ macro_rules! shared_ops {
                         action: row.try_get("action")?,
                         subject: row.try_get("subject")?,
                         detail: serde_json::from_str(&row.try_get::<String, _>("detail")?).map_err(|_| corrupt("audit detail"))?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(crate) async fn queue_events(pool: &Pool, office: &OfficeId, day: chrono::NaiveDate, after: u64) -> Result<Vec<crate::QueueRecord>, StoreError> {
+            let rows = sqlx::query("SELECT seq, at, event FROM queue_events WHERE office_id = $1 AND day = $2 AND seq > $3 ORDER BY seq")
+                .bind(office.as_str())
+                .bind(day.to_string())
+                .bind(after as i64)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(crate::QueueRecord {
+                        seq: u64::try_from(row.try_get::<i64, _>("seq")?).map_err(|_| corrupt("queue seq"))?,
+                        at: from_ms(row.try_get("at")?)?,
+                        event: serde_json::from_str(&row.try_get::<String, _>("event")?).map_err(|_| corrupt("queue event"))?,
                     })
                 })
                 .collect()

@@ -24,16 +24,8 @@ impl PgStore {
     /// Connects to `url` and applies migrations.
     pub async fn open(url: &str) -> Result<Self, crate::StoreError> {
         let options = PgConnectOptions::from_str(url)?.statement_cache_capacity(256);
-        let writer = PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone())
-            .await?;
-        let readers = PgPoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
-            .await?;
+        let writer = PgPoolOptions::new().max_connections(1).acquire_timeout(Duration::from_secs(30)).connect_with(options.clone()).await?;
+        let readers = PgPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(30)).connect_with(options).await?;
         let store = Self { writer, readers };
         shared::migrate(&store.writer, migrate::POSTGRES).await?;
         Ok(store)
@@ -62,7 +54,10 @@ impl crate::Store for PgStore {
         Ok(())
     }
 
-    async fn apply_batch(&self, writes: &[crate::Write]) -> Result<Vec<Result<crate::Outcome, prepazka_models::ErrorCode>>, crate::StoreError> {
+    async fn apply_batch(
+        &self,
+        writes: &[crate::Write],
+    ) -> Result<Vec<Result<crate::Outcome, prepazka_models::ErrorCode>>, crate::StoreError> {
         let mut conn = self.writer.acquire().await?;
         shared::apply_batch(&mut conn, "BEGIN", writes).await
     }
@@ -97,6 +92,15 @@ impl crate::Store for PgStore {
 
     async fn audit_for(&self, subject: &str) -> Result<Vec<crate::AuditRecord>, crate::StoreError> {
         shared::audit_for(&self.readers, subject).await
+    }
+
+    async fn queue_events(
+        &self,
+        office: &prepazka_models::ids::OfficeId,
+        day: chrono::NaiveDate,
+        after: u64,
+    ) -> Result<Vec<crate::QueueRecord>, crate::StoreError> {
+        shared::queue_events(&self.readers, office, day, after).await
     }
 
     async fn booking_counts(&self) -> Result<crate::BookingCounts, crate::StoreError> {

@@ -75,7 +75,10 @@ impl crate::Store for SqliteStore {
         Ok(())
     }
 
-    async fn apply_batch(&self, writes: &[crate::Write]) -> Result<Vec<Result<crate::Outcome, prepazka_models::ErrorCode>>, crate::StoreError> {
+    async fn apply_batch(
+        &self,
+        writes: &[crate::Write],
+    ) -> Result<Vec<Result<crate::Outcome, prepazka_models::ErrorCode>>, crate::StoreError> {
         let mut conn = self.writer.acquire().await?;
         shared::apply_batch(&mut conn, "BEGIN IMMEDIATE", writes).await
     }
@@ -112,6 +115,15 @@ impl crate::Store for SqliteStore {
         shared::audit_for(&self.readers, subject).await
     }
 
+    async fn queue_events(
+        &self,
+        office: &prepazka_models::ids::OfficeId,
+        day: chrono::NaiveDate,
+        after: u64,
+    ) -> Result<Vec<crate::QueueRecord>, crate::StoreError> {
+        shared::queue_events(&self.readers, office, day, after).await
+    }
+
     async fn booking_counts(&self) -> Result<crate::BookingCounts, crate::StoreError> {
         shared::booking_counts(&self.readers).await
     }
@@ -132,4 +144,3 @@ impl crate::Store for SqliteStore {
         self.readers.close().await;
     }
 }
-

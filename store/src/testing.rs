@@ -42,7 +42,9 @@ impl TestDatabase {
             }
             Backend::Postgres => {
                 let admin = std::env::var("PREPAZKA_TEST_PG_URL").map_err(|_| {
-                    StoreError::Config("PREPAZKA_TEST_PG_URL is not set: run the tests through scripts/test, which starts PostgreSQL".into())
+                    StoreError::Config(
+                        "PREPAZKA_TEST_PG_URL is not set: run the tests through scripts/test, which starts PostgreSQL".into(),
+                    )
                 })?;
                 let name = unique_name("prepazka_t");
                 let mut conn = sqlx::PgConnection::connect(&admin).await?;

@@ -1,10 +1,11 @@
 //! What goes into the store and what comes out of it.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use prepazka_models::booking::BookingStatus;
 use prepazka_models::ids::{BookingCode, OfficeId, PersonKey};
 use prepazka_models::locale::Locale;
 use prepazka_models::office::Office;
+use prepazka_models::queue::QueueEvent;
 use prepazka_models::service::ServiceKind;
 use serde::{Deserialize, Serialize};
 
@@ -61,8 +62,15 @@ pub enum Write {
     /// Creates or replaces an office and its configuration.
     UpsertOffice(Office),
     /// Puts slots on sale; existing slots keep their counts.
-    ReleaseSlots { office: OfficeId, slots: Vec<(ServiceKind, DateTime<Utc>, u32)> },
-    Hold { hold: NewHold, now: DateTime<Utc>, idempotency: Option<IdempotencyRecord> },
+    ReleaseSlots {
+        office: OfficeId,
+        slots: Vec<(ServiceKind, DateTime<Utc>, u32)>,
+    },
+    Hold {
+        hold: NewHold,
+        now: DateTime<Utc>,
+        idempotency: Option<IdempotencyRecord>,
+    },
     Confirm {
         hold_ref: String,
         booked_by: PersonKey,
@@ -74,7 +82,12 @@ pub enum Write {
         message: NewOutboxMessage,
         idempotency: Option<IdempotencyRecord>,
     },
-    Cancel { code: BookingCode, actor: String, now: DateTime<Utc>, message: NewOutboxMessage },
+    Cancel {
+        code: BookingCode,
+        actor: String,
+        now: DateTime<Utc>,
+        message: NewOutboxMessage,
+    },
     Reschedule {
         code: BookingCode,
         to: DateTime<Utc>,
@@ -84,21 +97,51 @@ pub enum Write {
         idempotency: Option<IdempotencyRecord>,
     },
     /// Expires an office's holds that ran out before `now`.
-    ExpireHolds { office: OfficeId, now: DateTime<Utc> },
+    ExpireHolds {
+        office: OfficeId,
+        now: DateTime<Utc>,
+    },
     /// Forgets idempotency records older than `before`.
-    PurgeIdempotency { before: DateTime<Utc> },
+    PurgeIdempotency {
+        before: DateTime<Utc>,
+    },
+    /// Appends one queue transition of an office's day.
+    QueueEvent {
+        office: OfficeId,
+        day: NaiveDate,
+        record: QueueRecord,
+    },
+}
+
+/// A persisted queue transition: its place in the office's day, when, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueRecord {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub event: QueueEvent,
 }
 
 /// What a write did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Done,
-    Held { seats: usize },
-    Confirmed { count: usize },
-    Cancelled { booking: BookingRecord },
-    Rescheduled { booking: BookingRecord, from: DateTime<Utc> },
+    Held {
+        seats: usize,
+    },
+    Confirmed {
+        count: usize,
+    },
+    Cancelled {
+        booking: BookingRecord,
+    },
+    Rescheduled {
+        booking: BookingRecord,
+        from: DateTime<Utc>,
+    },
     /// Holds expired, with the slot each one freed.
-    Expired { freed: Vec<(ServiceKind, DateTime<Utc>)> },
+    Expired {
+        freed: Vec<(ServiceKind, DateTime<Utc>)>,
+    },
 }
 
 /// A booking as stored. Carries the e-mail address only for the notification work.

@@ -70,6 +70,14 @@ impl Writer {
         answer.await.unwrap_or(Err(ErrorCode::Unavailable))
     }
 
+    /// Queues `write` now, in the caller's order, without waiting; the receiver answers after
+    /// the commit. For owners that must keep their writes in the order they decided them.
+    pub fn enqueue(&self, write: Write) -> Result<oneshot::Receiver<Result<Outcome, ErrorCode>>, ErrorCode> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.try_send(Job { write, reply }).map_err(|_| ErrorCode::Unavailable)?;
+        Ok(answer)
+    }
+
     pub fn stats(&self) -> &WriterStats {
         &self.stats
     }

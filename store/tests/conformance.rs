@@ -76,11 +76,11 @@ async fn fixture(backend: Backend, capacity: u32) -> Fixture {
         services: ServiceKind::ALL.iter().map(|&service| OfficeService { service, slot_minutes: 30, capacity }).collect(),
         hours: WeeklyHours::typical_office(),
     };
-    let slots = (0..6).flat_map(|i| [ServiceKind::Interview, ServiceKind::VisaSticker].map(|s| (s, at(7, 0) + Duration::minutes(30 * i), capacity))).collect();
-    let results = store
-        .apply_batch(&[Write::UpsertOffice(office), Write::ReleaseSlots { office: office_id(), slots }])
-        .await
-        .expect("seed");
+    let slots = (0..6)
+        .flat_map(|i| [ServiceKind::Interview, ServiceKind::VisaSticker].map(|s| (s, at(7, 0) + Duration::minutes(30 * i), capacity)))
+        .collect();
+    let results =
+        store.apply_batch(&[Write::UpsertOffice(office), Write::ReleaseSlots { office: office_id(), slots }]).await.expect("seed");
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     Fixture { store, _db: db }
 }
@@ -95,7 +95,13 @@ fn hold(reference: &str, by: u32, seats: &[(u32, u32, DateTime<Utc>)], service: 
             expires_at: now() + Duration::minutes(5),
             seats: seats
                 .iter()
-                .map(|&(who, c, start)| NewSeat { code: code(c), person: person(who), starts_at: start, dob_check: "x".into(), fee_czk: None })
+                .map(|&(who, c, start)| NewSeat {
+                    code: code(c),
+                    person: person(who),
+                    starts_at: start,
+                    dob_check: "x".into(),
+                    fee_czk: None,
+                })
                 .collect(),
         },
         now: now(),
@@ -153,7 +159,13 @@ async fn hold_confirm_writes_outbox_audit_and_idempotency(backend: Backend) {
     let f = fixture(backend, 2).await;
     let mut write = hold("h1", 1, &[(1, 1, at(7, 0))], ServiceKind::Interview);
     if let Write::Hold { idempotency, .. } = &mut write {
-        *idempotency = Some(IdempotencyRecord { scope: "p1:/holds".into(), key: "k1".into(), body_hash: "abc".into(), status_code: 201, response: "{}".into() });
+        *idempotency = Some(IdempotencyRecord {
+            scope: "p1:/holds".into(),
+            key: "k1".into(),
+            body_hash: "abc".into(),
+            status_code: 201,
+            response: "{}".into(),
+        });
     }
     let held = apply(&f.store, vec![write]).await;
     assert!(matches!(&held[0], Ok(Outcome::Held { seats: 1 })), "{held:?}");
@@ -165,7 +177,10 @@ async fn hold_confirm_writes_outbox_audit_and_idempotency(backend: Backend) {
     assert_eq!(stored.locale, Some(Locale::Uk));
     let outbox = f.store.outbox().await.expect("outbox");
     assert_eq!(outbox.len(), 1);
-    assert_eq!((outbox[0].kind.as_str(), outbox[0].status.as_str(), outbox[0].booking_id), ("booking_confirmed", "pending", Some(stored.id)));
+    assert_eq!(
+        (outbox[0].kind.as_str(), outbox[0].status.as_str(), outbox[0].booking_id),
+        ("booking_confirmed", "pending", Some(stored.id))
+    );
     let audit = f.store.audit_for("h1").await.expect("audit");
     assert_eq!(audit.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(), ["hold", "confirm"]);
     assert!(audit.iter().all(|a| !a.detail.to_string().contains("olena")), "no personal data in the audit");
@@ -195,7 +210,9 @@ async fn slot_never_exceeds_capacity(backend: Backend) {
 
 async fn one_active_booking_per_person_and_service(backend: Backend) {
     let f = fixture(backend, 5).await;
-    let writes = (0..6).map(|i| hold(&format!("h{i}"), 1, &[(1, 10 + i, at(7, 0) + Duration::minutes(30 * i64::from(i)))], ServiceKind::Interview)).collect();
+    let writes = (0..6)
+        .map(|i| hold(&format!("h{i}"), 1, &[(1, 10 + i, at(7, 0) + Duration::minutes(30 * i64::from(i)))], ServiceKind::Interview))
+        .collect();
     let results = apply(&f.store, writes).await;
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
     assert!(results[1..].iter().all(|r| *r == Err(ErrorCode::PersonCapReached)), "{results:?}");
@@ -227,7 +244,8 @@ async fn expired_holds_free_seats_and_unblock_the_person(backend: Backend) {
 async fn cancel_frees_the_seat_once(backend: Backend) {
     let f = fixture(backend, 1).await;
     apply(&f.store, vec![hold("h1", 1, &[(1, 1, at(9, 0))], ServiceKind::Interview), confirm("h1", 1, now())]).await;
-    let cancel = || Write::Cancel { code: code(1), actor: person(1).as_str().to_owned(), now: now(), message: message("booking_cancelled") };
+    let cancel =
+        || Write::Cancel { code: code(1), actor: person(1).as_str().to_owned(), now: now(), message: message("booking_cancelled") };
     let results = apply(&f.store, vec![cancel(), cancel()]).await;
     assert!(matches!(results[0], Ok(Outcome::Cancelled { .. })));
     assert_eq!(results[1], Err(ErrorCode::BookingNotActive));
@@ -242,12 +260,23 @@ async fn cancel_frees_the_seat_once(backend: Backend) {
 
 async fn reschedule_takes_new_seat_before_releasing_old(backend: Backend) {
     let f = fixture(backend, 1).await;
-    apply(&f.store, vec![
-        hold("h1", 1, &[(1, 1, at(7, 0))], ServiceKind::Interview),
-        confirm("h1", 1, now()),
-        hold("h2", 2, &[(2, 2, at(7, 30))], ServiceKind::Interview),
-    ]).await;
-    let move_to = |to| Write::Reschedule { code: code(1), to, actor: "p1".into(), now: now(), message: message("booking_rescheduled"), idempotency: None };
+    apply(
+        &f.store,
+        vec![
+            hold("h1", 1, &[(1, 1, at(7, 0))], ServiceKind::Interview),
+            confirm("h1", 1, now()),
+            hold("h2", 2, &[(2, 2, at(7, 30))], ServiceKind::Interview),
+        ],
+    )
+    .await;
+    let move_to = |to| Write::Reschedule {
+        code: code(1),
+        to,
+        actor: "p1".into(),
+        now: now(),
+        message: message("booking_rescheduled"),
+        idempotency: None,
+    };
     assert_eq!(apply(&f.store, vec![move_to(at(7, 30))]).await[0], Err(ErrorCode::SlotTaken));
     assert_eq!(apply(&f.store, vec![move_to(at(7, 0))]).await[0], Err(ErrorCode::SameSlot));
     assert_eq!(apply(&f.store, vec![move_to(at(7, 5))]).await[0], Err(ErrorCode::NotASlot));
@@ -264,11 +293,13 @@ async fn household_hold_is_all_or_nothing(backend: Backend) {
     let f = fixture(backend, 2).await;
     apply(&f.store, vec![hold("x", 9, &[(9, 9, at(7, 30))], ServiceKind::Interview)]).await;
     // Three people in parallel need three seats; the slot has one left.
-    let parallel = apply(&f.store, vec![hold("fam", 1, &[(1, 1, at(7, 30)), (2, 2, at(7, 30)), (3, 3, at(7, 30))], ServiceKind::Interview)]).await;
+    let parallel =
+        apply(&f.store, vec![hold("fam", 1, &[(1, 1, at(7, 30)), (2, 2, at(7, 30)), (3, 3, at(7, 30))], ServiceKind::Interview)]).await;
     assert_eq!(parallel[0], Err(ErrorCode::SlotTaken));
     assert_eq!(taken(&f.store, ServiceKind::Interview, at(7, 30)).await, 1, "no member kept a seat");
     assert!(f.store.bookings_by_hold("fam").await.expect("read").is_empty());
-    let consecutive = apply(&f.store, vec![hold("fam", 1, &[(1, 1, at(7, 0)), (2, 2, at(7, 30)), (3, 3, at(8, 0))], ServiceKind::Interview)]).await;
+    let consecutive =
+        apply(&f.store, vec![hold("fam", 1, &[(1, 1, at(7, 0)), (2, 2, at(7, 30)), (3, 3, at(8, 0))], ServiceKind::Interview)]).await;
     assert!(consecutive[0].is_ok(), "{consecutive:?}");
     let confirmed = apply(&f.store, vec![confirm_seats("fam", 1, now(), 3)]).await;
     assert_eq!(confirmed[0], Ok(Outcome::Confirmed { count: 3 }));
@@ -281,7 +312,13 @@ async fn idempotency_key_is_unique_per_scope(backend: Backend) {
     let with_key = |n: u32, scope: &str| {
         let mut write = hold(&format!("h{n}"), n, &[(n, n, at(7, 0))], ServiceKind::Interview);
         if let Write::Hold { idempotency, .. } = &mut write {
-            *idempotency = Some(IdempotencyRecord { scope: scope.into(), key: "same".into(), body_hash: "h".into(), status_code: 201, response: "{}".into() });
+            *idempotency = Some(IdempotencyRecord {
+                scope: scope.into(),
+                key: "same".into(),
+                body_hash: "h".into(),
+                status_code: 201,
+                response: "{}".into(),
+            });
         }
         write
     };
@@ -333,7 +370,8 @@ async fn random_operations_agree_with_the_ledger(backend: Backend) {
         } else if choice < 8 && !ids.is_empty() {
             let (id, step_made) = ids[rng.gen_range(0..ids.len())];
             let expected = ledger.cancel(id);
-            let write = Write::Cancel { code: code(1000 + step_made), actor: "t".into(), now: clock, message: message("booking_cancelled") };
+            let write =
+                Write::Cancel { code: code(1000 + step_made), actor: "t".into(), now: clock, message: message("booking_cancelled") };
             let got = apply(&f.store, vec![write]).await;
             assert_eq!(got[0].as_ref().err(), expected.as_ref().err(), "step {step}");
         } else {
@@ -349,7 +387,11 @@ async fn random_operations_agree_with_the_ledger(backend: Backend) {
             apply(&f.store, vec![Write::ExpireHolds { office: office_id(), now: clock }]).await;
             ledger.expire(clock);
             let expected_after = ledger.board.seats(&slot).map(|s| s.taken);
-            assert_eq!(Some(taken(&f.store, ServiceKind::Interview, *start).await), expected_after, "step {step}, before sweep {expected:?}");
+            assert_eq!(
+                Some(taken(&f.store, ServiceKind::Interview, *start).await),
+                expected_after,
+                "step {step}, before sweep {expected:?}"
+            );
         }
     }
 }
@@ -374,14 +416,18 @@ async fn postgres_without_synchronous_commit_is_refused() {
 async fn a_refused_item_mid_batch_leaves_its_neighbours_alone(backend: Backend) {
     let f = fixture(backend, 1).await;
     apply(&f.store, vec![hold("h1", 1, &[(1, 1, at(7, 0))], ServiceKind::Interview)]).await;
-    let results = apply(&f.store, vec![
-        hold("h2", 2, &[(2, 2, at(7, 30))], ServiceKind::Interview),
-        confirm("h1", 9, now()),                                            // not this person's hold
-        hold("h3", 3, &[(3, 3, at(7, 30))], ServiceKind::Interview),        // slot full
-        confirm_seats("h1", 1, now(), 2),                                   // the hold has one seat, not two
-        confirm("h1", 1, now()),
-        hold("h4", 4, &[(4, 4, at(8, 0))], ServiceKind::Interview),
-    ]).await;
+    let results = apply(
+        &f.store,
+        vec![
+            hold("h2", 2, &[(2, 2, at(7, 30))], ServiceKind::Interview),
+            confirm("h1", 9, now()),                                     // not this person's hold
+            hold("h3", 3, &[(3, 3, at(7, 30))], ServiceKind::Interview), // slot full
+            confirm_seats("h1", 1, now(), 2),                            // the hold has one seat, not two
+            confirm("h1", 1, now()),
+            hold("h4", 4, &[(4, 4, at(8, 0))], ServiceKind::Interview),
+        ],
+    )
+    .await;
     assert!(results[0].is_ok(), "{results:?}");
     assert_eq!(results[1], Err(ErrorCode::HoldNotFound));
     assert_eq!(results[2], Err(ErrorCode::SlotTaken));

@@ -47,7 +47,8 @@ impl Server {
                 (db.url.clone(), Some(db))
             }
         };
-        let mut server = Server { child: None, url: String::new(), database_url, data_dir, extra_args: Vec::new(), extra_env: Vec::new(), _db: db };
+        let mut server =
+            Server { child: None, url: String::new(), database_url, data_dir, extra_args: Vec::new(), extra_env: Vec::new(), _db: db };
         server.spawn();
         server
     }
@@ -124,10 +125,7 @@ impl Drop for Server {
 }
 
 pub fn client() -> awc::Client {
-    awc::Client::builder()
-        .connector(awc::Connector::new().limit(1024))
-        .timeout(Duration::from_secs(60))
-        .finish()
+    awc::Client::builder().connector(awc::Connector::new().limit(1024)).timeout(Duration::from_secs(60)).finish()
 }
 
 /// POSTs JSON; returns status and body (JSON, or `null` when the body is not JSON).
@@ -180,9 +178,21 @@ pub async fn free_slots(client: &awc::Client, server: &Server, office: &str, ser
 }
 
 pub async fn hold(client: &awc::Client, server: &Server, token: &str, office: &str, service: &str, start: &str, key: &str) -> (u16, Value) {
-    post(client, &format!("{}/api/v1/holds", server.url), Some(key), &json!({ "identity_token": token, "office_id": office, "service": service, "starts_at": start })).await
+    post(
+        client,
+        &format!("{}/api/v1/holds", server.url),
+        Some(key),
+        &json!({ "identity_token": token, "office_id": office, "service": service, "starts_at": start }),
+    )
+    .await
 }
 
 pub async fn confirm(client: &awc::Client, server: &Server, token: &str, hold_id: &str, key: &str) -> (u16, Value) {
-    post(client, &format!("{}/api/v1/holds/{hold_id}/confirm", server.url), Some(key), &json!({ "identity_token": token, "email": "client@example.cz", "locale": "uk" })).await
+    post(
+        client,
+        &format!("{}/api/v1/holds/{hold_id}/confirm", server.url),
+        Some(key),
+        &json!({ "identity_token": token, "email": "client@example.cz", "locale": "uk" }),
+    )
+    .await
 }

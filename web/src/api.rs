@@ -89,7 +89,12 @@ struct SlotQuery {
     date: Option<String>,
 }
 
-async fn slots(state: web::Data<AppState>, Lang(locale): Lang, path: web::Path<String>, query: web::Query<SlotQuery>) -> Result<HttpResponse> {
+async fn slots(
+    state: web::Data<AppState>,
+    Lang(locale): Lang,
+    path: web::Path<String>,
+    query: web::Query<SlotQuery>,
+) -> Result<HttpResponse> {
     let fail = |code| ApiError::new(code, locale);
     let office = OfficeId::parse(&path).map_err(fail)?;
     let service: ServiceKind = query.service.parse().map_err(fail)?;
@@ -123,7 +128,12 @@ impl IdentityRequest {
     }
 }
 
-async fn identity(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang, body: web::Json<IdentityRequest>) -> Result<HttpResponse> {
+async fn identity(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Lang(locale): Lang,
+    body: web::Json<IdentityRequest>,
+) -> Result<HttpResponse> {
     let fail = |code| ApiError::new(code, locale);
     if !state.verify_budget.failure(&client_of(&req)) {
         return Err(fail(ErrorCode::TooManyRequests));
@@ -177,7 +187,13 @@ struct ConfirmRequest {
     locale: Option<String>,
 }
 
-async fn confirm(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang, path: web::Path<String>, body: web::Json<ConfirmRequest>) -> Result<HttpResponse> {
+async fn confirm(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Lang(locale): Lang,
+    path: web::Path<String>,
+    body: web::Json<ConfirmRequest>,
+) -> Result<HttpResponse> {
     let fail = |code| ApiError::new(code, locale);
     let key = idempotency::key_from(&req).map_err(fail)?;
     let who = state.verified(&body.identity_token).map_err(fail)?;
@@ -222,7 +238,12 @@ struct RescheduleRequest {
     starts_at: String,
 }
 
-async fn reschedule(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang, body: web::Json<RescheduleRequest>) -> Result<HttpResponse> {
+async fn reschedule(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Lang(locale): Lang,
+    body: web::Json<RescheduleRequest>,
+) -> Result<HttpResponse> {
     let fail = |code| ApiError::new(code, locale);
     let key = idempotency::key_from(&req).map_err(fail)?;
     let code = BookingCode::parse(&body.booking_code).map_err(fail)?;

@@ -134,7 +134,11 @@ impl AppState {
         Ok(slots
             .into_iter()
             .filter(|(_, seats)| seats.free() > 0)
-            .map(|(start, seats)| SlotView { starts_at: start, prague_time: prepazka_models::calendar::prague_label(start), free: seats.free() })
+            .map(|(start, seats)| SlotView {
+                starts_at: start,
+                prague_time: prepazka_models::calendar::prague_label(start),
+                free: seats.free(),
+            })
             .collect())
     }
 
@@ -191,7 +195,11 @@ impl AppState {
                     code,
                     person: self.secrets.person_key(&person.id),
                     starts_at: *starts_at,
-                    fee_czk: card_fee_czk(service, person.permit.as_ref().map(|p| p.kind), person.date_of_birth.age_on(prague_date(*starts_at))),
+                    fee_czk: card_fee_czk(
+                        service,
+                        person.permit.as_ref().map(|p| p.kind),
+                        person.date_of_birth.age_on(prague_date(*starts_at)),
+                    ),
                 }
             })
             .collect();
@@ -202,7 +210,8 @@ impl AppState {
             expires_at,
             seats: seats.iter().map(|s| HeldSeatView { starts_at: s.starts_at, fee_czk: s.fee_czk }).collect(),
         };
-        let hold = NewHold { hold_ref: view.hold_id.clone(), office: office_id.clone(), service, booked_by: who.key.clone(), expires_at, seats };
+        let hold =
+            NewHold { hold_ref: view.hold_id.clone(), office: office_id.clone(), service, booked_by: who.key.clone(), expires_at, seats };
         let idempotency = idempotency.map(|ctx| ctx.record(201, &view));
         handle.hold(prepazka_actors::office::HoldRequest { hold, biometrics_office: head.biometrics_office.clone(), idempotency }).await?;
         Ok(view)
@@ -226,8 +235,15 @@ impl AppState {
         }
         let handle = self.directory.get(&first.office).ok_or(ErrorCode::OfficeNotFound)?;
         let now = self.clock.now();
-        let confirmed: Vec<BookingRecord> =
-            held.iter().map(|b| BookingRecord { status: BookingStatus::Confirmed, email: Some(email.as_str().to_owned()), locale: Some(locale), ..b.clone() }).collect();
+        let confirmed: Vec<BookingRecord> = held
+            .iter()
+            .map(|b| BookingRecord {
+                status: BookingStatus::Confirmed,
+                email: Some(email.as_str().to_owned()),
+                locale: Some(locale),
+                ..b.clone()
+            })
+            .collect();
         let view = ConfirmedView { bookings: confirmed.iter().map(|b| self.booking_view(b)).collect() };
         let message = NewOutboxMessage {
             kind: "booking_confirmed".into(),
@@ -300,7 +316,12 @@ impl AppState {
         }
     }
 
-    pub async fn reschedule(&self, booking: &BookingRecord, to: DateTime<Utc>, idempotency: Option<&IdempotencyContext>) -> Result<BookingView, ErrorCode> {
+    pub async fn reschedule(
+        &self,
+        booking: &BookingRecord,
+        to: DateTime<Utc>,
+        idempotency: Option<&IdempotencyContext>,
+    ) -> Result<BookingView, ErrorCode> {
         if booking.status != BookingStatus::Confirmed {
             return Err(ErrorCode::BookingNotActive);
         }

@@ -76,21 +76,44 @@ impl std::fmt::Display for ApiError {
 pub fn status_of(code: ErrorCode) -> StatusCode {
     use ErrorCode::*;
     match code {
-        InvalidInput | InvalidOfficeId | InvalidBookingCode | InvalidDate | InvalidDateTime | InvalidName | InvalidEmail
-        | InvalidPassportNumber | InvalidRegistrationNumber | InvalidPin | InvalidLocale | InvalidService
+        InvalidInput
+        | InvalidOfficeId
+        | InvalidBookingCode
+        | InvalidDate
+        | InvalidDateTime
+        | InvalidName
+        | InvalidEmail
+        | InvalidPassportNumber
+        | InvalidRegistrationNumber
+        | InvalidPin
+        | InvalidLocale
+        | InvalidService
         | IdempotencyKeyMissing => StatusCode::BAD_REQUEST,
         IdentityNotVerified | IdentityExpired => StatusCode::UNAUTHORIZED,
         IdentityMismatch => StatusCode::FORBIDDEN,
         NotFound | OfficeNotFound | HoldNotFound | BookingNotFound | TicketNotFound => StatusCode::NOT_FOUND,
-        SlotTaken | PersonCapReached | HouseholdSlotsUnavailable | BookingNotActive | SameSlot | IdempotencyKeyInFlight
-        | TicketNotAtCounter | RecallLimitReached | QueueEmpty => {
-            StatusCode::CONFLICT
-        }
+        SlotTaken
+        | PersonCapReached
+        | HouseholdSlotsUnavailable
+        | BookingNotActive
+        | SameSlot
+        | IdempotencyKeyInFlight
+        | TicketNotAtCounter
+        | RecallLimitReached
+        | QueueEmpty => StatusCode::CONFLICT,
         HoldExpired => StatusCode::GONE,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ServiceNotOffered | NeedsBiometricOffice | PickupOnlyAtCaptureOffice | NoCardToPickUp | NotASlot | SlotInPast
-        | BeyondHorizon | OfficeClosed | NotInHousehold | IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+        ServiceNotOffered
+        | NeedsBiometricOffice
+        | PickupOnlyAtCaptureOffice
+        | NoCardToPickUp
+        | NotASlot
+        | SlotInPast
+        | BeyondHorizon
+        | OfficeClosed
+        | NotInHousehold
+        | IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
         TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         Unavailable | RegistryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -109,9 +132,7 @@ impl ResponseError for ApiError {
         }
         match self.surface {
             Surface::Api => response.json(serde_json::json!({ "error": self.code.as_str(), "message": self.message() })),
-            Surface::Page => response
-                .content_type("text/html; charset=utf-8")
-                .body(crate::html::error_page(self.locale, &self.message())),
+            Surface::Page => response.content_type("text/html; charset=utf-8").body(crate::html::error_page(self.locale, &self.message())),
         }
     }
 }

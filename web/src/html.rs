@@ -48,7 +48,14 @@ pub fn page(locale: Locale, path: &str, title: &str, body: &str) -> String {
         .iter()
         .map(|l| {
             let current = if *l == locale { r#" aria-current="true""# } else { "" };
-            format!(r#"<a href="{}?lang={}" lang="{}" hreflang="{}"{current}>{}</a>"#, esc(base), l.code(), l.code(), l.code(), esc(l.endonym()))
+            format!(
+                r#"<a href="{}?lang={}" lang="{}" hreflang="{}"{current}>{}</a>"#,
+                esc(base),
+                l.code(),
+                l.code(),
+                l.code(),
+                esc(l.endonym())
+            )
         })
         .collect();
     format!(
@@ -72,5 +79,14 @@ pub fn page(locale: Locale, path: &str, title: &str, body: &str) -> String {
 pub fn error_page(locale: Locale, message: &str) -> String {
     let title = catalog().t(locale, "error-title");
     let back = esc(&catalog().t(locale, "back"));
-    page(locale, "/", &title, &format!(r#"<div class="card error" role="alert"><p>{}</p></div><p><a href="javascript:history.back()">{back}</a> · <a href="/">{}</a></p>"#, esc(message), esc(&catalog().t(locale, "nav-book"))))
+    page(
+        locale,
+        "/",
+        &title,
+        &format!(
+            r#"<div class="card error" role="alert"><p>{}</p></div><p><a href="javascript:history.back()">{back}</a> · <a href="/">{}</a></p>"#,
+            esc(message),
+            esc(&catalog().t(locale, "nav-book"))
+        ),
+    )
 }

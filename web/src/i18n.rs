@@ -82,18 +82,11 @@ pub struct Lang(pub Locale);
 
 impl Lang {
     pub fn of(req: &HttpRequest) -> Locale {
-        let from_query = req
-            .query_string()
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("lang="))
-            .and_then(|v| v.parse::<Locale>().ok());
+        let from_query = req.query_string().split('&').find_map(|pair| pair.strip_prefix("lang=")).and_then(|v| v.parse::<Locale>().ok());
         from_query
             .or_else(|| req.cookie(LANG_COOKIE).and_then(|c| c.value().parse().ok()))
             .or_else(|| {
-                req.headers()
-                    .get(actix_web::http::header::ACCEPT_LANGUAGE)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(Locale::negotiate)
+                req.headers().get(actix_web::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(Locale::negotiate)
             })
             .unwrap_or(Locale::Cs)
     }

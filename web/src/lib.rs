@@ -124,7 +124,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         };
         ApiError::new(code, Lang::of(req)).on(surface(req)).into()
     });
-    let query = web::QueryConfig::default().error_handler(|_, req| ApiError::new(ErrorCode::InvalidInput, Lang::of(req)).on(surface(req)).into());
+    let query =
+        web::QueryConfig::default().error_handler(|_, req| ApiError::new(ErrorCode::InvalidInput, Lang::of(req)).on(surface(req)).into());
     let path = web::PathConfig::default().error_handler(|_, req| ApiError::new(ErrorCode::NotFound, Lang::of(req)).on(surface(req)).into());
     cfg.app_data(json)
         .app_data(form)
@@ -142,13 +143,14 @@ async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
 
 /// Builds the HTTP server on an already bound listener (port 0 in tests); with `tls`, it
 /// speaks HTTPS only.
-pub fn server(state: web::Data<AppState>, listener: TcpListener, workers: usize, tls: Option<rustls::ServerConfig>) -> std::io::Result<Server> {
+pub fn server(
+    state: web::Data<AppState>,
+    listener: TcpListener,
+    workers: usize,
+    tls: Option<rustls::ServerConfig>,
+) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .wrap(from_fn(ops::request_id))
-            .configure(configure)
-            .default_service(web::to(not_found))
+        App::new().app_data(state.clone()).wrap(from_fn(ops::request_id)).configure(configure).default_service(web::to(not_found))
     })
     .workers(workers.max(1))
     .backlog(4096)

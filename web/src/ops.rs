@@ -42,11 +42,36 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let mut line = |name: &str, help: &str, kind: &str, value: String| {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
     };
-    line("prepazka_writer_batches_total", "Transactions committed by the group-commit writer", "counter", w.batches.load(Ordering::Relaxed).to_string());
-    line("prepazka_writer_items_total", "Writes committed by the group-commit writer", "counter", w.items.load(Ordering::Relaxed).to_string());
-    line("prepazka_writer_failed_batches_total", "Batches whose commit failed (none of their items acknowledged)", "counter", w.failed_batches.load(Ordering::Relaxed).to_string());
-    line("prepazka_writer_commit_seconds_total", "Time spent applying and committing batches", "counter", format!("{:.6}", w.commit_micros.load(Ordering::Relaxed) as f64 / 1e6));
-    line("prepazka_http_request_seconds_total", "Time spent serving HTTP requests", "counter", format!("{:.6}", m.micros.load(Ordering::Relaxed) as f64 / 1e6));
+    line(
+        "prepazka_writer_batches_total",
+        "Transactions committed by the group-commit writer",
+        "counter",
+        w.batches.load(Ordering::Relaxed).to_string(),
+    );
+    line(
+        "prepazka_writer_items_total",
+        "Writes committed by the group-commit writer",
+        "counter",
+        w.items.load(Ordering::Relaxed).to_string(),
+    );
+    line(
+        "prepazka_writer_failed_batches_total",
+        "Batches whose commit failed (none of their items acknowledged)",
+        "counter",
+        w.failed_batches.load(Ordering::Relaxed).to_string(),
+    );
+    line(
+        "prepazka_writer_commit_seconds_total",
+        "Time spent applying and committing batches",
+        "counter",
+        format!("{:.6}", w.commit_micros.load(Ordering::Relaxed) as f64 / 1e6),
+    );
+    line(
+        "prepazka_http_request_seconds_total",
+        "Time spent serving HTTP requests",
+        "counter",
+        format!("{:.6}", m.micros.load(Ordering::Relaxed) as f64 / 1e6),
+    );
     out.push_str("# HELP prepazka_http_responses_total HTTP responses by status class\n# TYPE prepazka_http_responses_total counter\n");
     for (i, class) in ["1xx", "2xx", "3xx", "4xx", "5xx"].iter().enumerate() {
         out.push_str(&format!("prepazka_http_responses_total{{class=\"{class}\"}} {}\n", m.by_class[i].load(Ordering::Relaxed)));

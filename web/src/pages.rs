@@ -58,7 +58,13 @@ fn html(req: &HttpRequest, locale: Locale, title: &str, body: &str) -> HttpRespo
     let mut response = HttpResponse::Ok();
     response.content_type("text/html; charset=utf-8");
     if req.query_string().contains("lang=") {
-        response.cookie(Cookie::build(LANG_COOKIE, locale.code()).path("/").same_site(SameSite::Lax).max_age(actix_web::cookie::time::Duration::days(365)).finish());
+        response.cookie(
+            Cookie::build(LANG_COOKIE, locale.code())
+                .path("/")
+                .same_site(SameSite::Lax)
+                .max_age(actix_web::cookie::time::Duration::days(365))
+                .finish(),
+        );
     }
     response.body(page(locale, &req.uri().to_string(), title, body))
 }
@@ -130,7 +136,15 @@ fn service_of(raw: &str, locale: Locale) -> Result<ServiceKind> {
 
 /// Links to the next fourteen days and the free slots of the chosen one; `action` builds the
 /// link or form for one slot.
-async fn day_picker(state: &AppState, locale: Locale, office: &OfficeId, service: ServiceKind, day_raw: Option<&str>, base: &str, slot_form: impl Fn(&str, &str) -> String) -> Result<String> {
+async fn day_picker(
+    state: &AppState,
+    locale: Locale,
+    office: &OfficeId,
+    service: ServiceKind,
+    day_raw: Option<&str>,
+    base: &str,
+    slot_form: impl Fn(&str, &str) -> String,
+) -> Result<String> {
     let today = prague_date(state.clock.now());
     let day = match day_raw {
         Some(raw) => parse_iso_date(raw).map_err(fail(locale))?,
@@ -147,7 +161,12 @@ async fn day_picker(state: &AppState, locale: Locale, office: &OfficeId, service
     }
     body.push_str("</nav>");
     let slots = state.free_slots(office, service, day).await.map_err(fail(locale))?;
-    body.push_str(&format!("<h2>{} — {}</h2><p class=\"muted\">{}</p>", t(locale, "slots-title"), day.format("%d.%m.%Y"), t(locale, "slots-times-note")));
+    body.push_str(&format!(
+        "<h2>{} — {}</h2><p class=\"muted\">{}</p>",
+        t(locale, "slots-title"),
+        day.format("%d.%m.%Y"),
+        t(locale, "slots-times-note")
+    ));
     if slots.is_empty() {
         body.push_str(&format!(r#"<p class="card">{}</p>"#, t(locale, "slots-none")));
     } else {
@@ -161,13 +180,23 @@ async fn day_picker(state: &AppState, locale: Locale, office: &OfficeId, service
     Ok(body)
 }
 
-async fn slots_page(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang, path: web::Path<(String, String)>, query: web::Query<DayQuery>) -> Result<HttpResponse> {
+async fn slots_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Lang(locale): Lang,
+    path: web::Path<(String, String)>,
+    query: web::Query<DayQuery>,
+) -> Result<HttpResponse> {
     let handle = office_of(&state, &path.0, locale)?;
     let service = service_of(&path.1, locale)?;
     let office = handle.office().id.clone();
     let base = format!("/offices/{office}/{}", service.slug());
     let form = |start: &str, time: &str| {
-        format!(r#"<form method="get" action="{base}/book"><input type="hidden" name="start" value="{}"><button type="submit" aria-label="{} {time}">{time}</button></form>"#, esc(start), t(locale, "slots-pick"))
+        format!(
+            r#"<form method="get" action="{base}/book"><input type="hidden" name="start" value="{}"><button type="submit" aria-label="{} {time}">{time}</button></form>"#,
+            esc(start),
+            t(locale, "slots-pick")
+        )
     };
     let body = day_picker(&state, locale, &office, service, query.day.as_deref(), &base, form).await?;
     let title = format!("{} · {}", catalog().t(locale, &format!("service-{}", service.slug())), handle.office().name);
@@ -179,14 +208,26 @@ struct StartQuery {
     start: String,
 }
 
-async fn book_page(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang, path: web::Path<(String, String)>, query: web::Query<StartQuery>) -> Result<HttpResponse> {
+async fn book_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Lang(locale): Lang,
+    path: web::Path<(String, String)>,
+    query: web::Query<StartQuery>,
+) -> Result<HttpResponse> {
     let handle = office_of(&state, &path.0, locale)?;
     let service = service_of(&path.1, locale)?;
     let start = parse_instant(&query.start).ok_or(ApiError::page(ErrorCode::InvalidDateTime, locale))?;
     let base = format!("/offices/{}/{}", handle.office().id, service.slug());
     let when = prepazka_models::calendar::prague_label(start);
-    let mut body = format!(r#"<div class="card"><p><strong>{}</strong>: {} — {}</p><p><strong>{}</strong>: {}</p></div>"#,
-        t(locale, "booked-service"), t(locale, &format!("service-{}", service.slug())), esc(&handle.office().name), t(locale, "booked-when"), esc(&when));
+    let mut body = format!(
+        r#"<div class="card"><p><strong>{}</strong>: {} — {}</p><p><strong>{}</strong>: {}</p></div>"#,
+        t(locale, "booked-service"),
+        t(locale, &format!("service-{}", service.slug())),
+        esc(&handle.office().name),
+        t(locale, "booked-when"),
+        esc(&when)
+    );
     let verified = req.cookie(IDENTITY_COOKIE).and_then(|c| state.verified(c.value()).ok());
     let start_field = format!(r#"<input type="hidden" name="start" value="{}">"#, esc(&query.start));
     match verified {
@@ -219,12 +260,18 @@ async fn book_page(state: web::Data<AppState>, req: HttpRequest, Lang(locale): L
             let mut members = String::new();
             for (index, (_, relation)) in person.household.iter().enumerate() {
                 let relation = serde_json::to_value(relation).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-                members.push_str(&format!(r#"<label><input type="checkbox" name="member" value="{index}"> {}</label>"#, t(locale, &format!("relation-{relation}"))));
+                members.push_str(&format!(
+                    r#"<label><input type="checkbox" name="member" value="{index}"> {}</label>"#,
+                    t(locale, &format!("relation-{relation}"))
+                ));
             }
             if !members.is_empty() {
                 members = format!(
                     r#"<fieldset><legend>{}</legend>{members}</fieldset><fieldset><legend>{}</legend><label><input type="radio" name="arrangement" value="parallel" checked> {}</label><label><input type="radio" name="arrangement" value="consecutive"> {}</label></fieldset>"#,
-                    t(locale, "field-household"), t(locale, "field-arrangement"), t(locale, "arrangement-parallel"), t(locale, "arrangement-consecutive")
+                    t(locale, "field-household"),
+                    t(locale, "field-arrangement"),
+                    t(locale, "arrangement-parallel"),
+                    t(locale, "arrangement-consecutive")
                 );
             }
             body.push_str(&format!(
@@ -244,7 +291,13 @@ struct VerifyForm {
     identity: IdentityRequest,
 }
 
-async fn verify(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang, path: web::Path<(String, String)>, form: web::Form<VerifyForm>) -> Result<HttpResponse> {
+async fn verify(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Lang(locale): Lang,
+    path: web::Path<(String, String)>,
+    form: web::Form<VerifyForm>,
+) -> Result<HttpResponse> {
     let handle = office_of(&state, &path.0, locale)?;
     let service = service_of(&path.1, locale)?;
     if !state.verify_budget.failure(&client_of(&req)) {
@@ -269,7 +322,13 @@ fn identity_of(state: &AppState, req: &HttpRequest, locale: Locale) -> Result<cr
     state.verified(cookie.value()).map_err(fail(locale))
 }
 
-async fn hold(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang, path: web::Path<(String, String)>, body: String) -> Result<HttpResponse> {
+async fn hold(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Lang(locale): Lang,
+    path: web::Path<(String, String)>,
+    body: String,
+) -> Result<HttpResponse> {
     let handle = office_of(&state, &path.0, locale)?;
     let office = handle.office().id.clone();
     let service = service_of(&path.1, locale)?;
@@ -338,18 +397,25 @@ struct ConfirmForm {
     idem: String,
 }
 
-async fn confirm(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang, path: web::Path<String>, form: web::Form<ConfirmForm>) -> Result<HttpResponse> {
+async fn confirm(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Lang(locale): Lang,
+    path: web::Path<String>,
+    form: web::Form<ConfirmForm>,
+) -> Result<HttpResponse> {
     let who = identity_of(&state, &req, locale)?;
     let email = Email::parse(&form.email).map_err(fail(locale))?;
     let preferred: Locale = form.locale.parse().map_err(|_| ApiError::page(ErrorCode::InvalidLocale, locale))?;
     let hold_id = path.into_inner();
     let hash = idempotency::body_hash(&(&form.email, &form.locale, &hold_id));
-    let answer = idempotency::once::<ConfirmedView, _, _>(&state, format!("confirm:{}", who.key.as_str()), form.idem.clone(), hash, |ctx| {
-        let state = state.clone();
-        async move { state.confirm(&who, &hold_id, &email, preferred, Some(&ctx)).await }
-    })
-    .await
-    .map_err(fail(locale))?;
+    let answer =
+        idempotency::once::<ConfirmedView, _, _>(&state, format!("confirm:{}", who.key.as_str()), form.idem.clone(), hash, |ctx| {
+            let state = state.clone();
+            async move { state.confirm(&who, &hold_id, &email, preferred, Some(&ctx)).await }
+        })
+        .await
+        .map_err(fail(locale))?;
     let mut body = format!(r#"<p>{}</p>"#, t(locale, "booked-email-note"));
     for booking in &answer.value.bookings {
         body.push_str(&booking_card(locale, booking));
@@ -368,7 +434,9 @@ fn booking_card(locale: Locale, b: &BookingView) -> String {
     let documents: String = b.documents.iter().map(|d| format!("<li>{}</li>", t(locale, d))).collect();
     let fee = b
         .fee_czk
-        .map(|amount| format!("<p><strong>{}</strong></p>", esc(&catalog().text(locale, "booked-fee", &[("amount", FluentValue::from(amount))]))))
+        .map(|amount| {
+            format!("<p><strong>{}</strong></p>", esc(&catalog().text(locale, "booked-fee", &[("amount", FluentValue::from(amount))])))
+        })
         .unwrap_or_default();
     format!(
         r#"<section class="card"><p>{code_label}</p><p class="code" data-booking-code>{code}</p><p class="muted">{code_note}</p>
@@ -412,7 +480,12 @@ struct ManageForm {
     day: Option<String>,
 }
 
-async fn manage_find(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang, form: web::Form<ManageForm>) -> Result<HttpResponse> {
+async fn manage_find(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Lang(locale): Lang,
+    form: web::Form<ManageForm>,
+) -> Result<HttpResponse> {
     let lookup = LookupRequest { booking_code: form.booking_code.clone(), date_of_birth: form.date_of_birth.clone() };
     let (code, born) = lookup.parse().map_err(fail(locale))?;
     let booking = state.find_booking(&client_of(&req), &code, born).await.map_err(fail(locale))?;
@@ -445,7 +518,12 @@ async fn manage_find(state: web::Data<AppState>, req: HttpRequest, Lang(locale):
     Ok(html(&req, locale, &catalog().t(locale, "manage-title"), &body))
 }
 
-async fn manage_cancel(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang, form: web::Form<LookupRequest>) -> Result<HttpResponse> {
+async fn manage_cancel(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Lang(locale): Lang,
+    form: web::Form<LookupRequest>,
+) -> Result<HttpResponse> {
     let (code, born) = form.parse().map_err(fail(locale))?;
     let booking = state.find_booking(&client_of(&req), &code, born).await.map_err(fail(locale))?;
     state.cancel(&booking).await.map_err(fail(locale))?;
@@ -461,7 +539,12 @@ struct RescheduleForm {
     idem: String,
 }
 
-async fn manage_reschedule(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang, form: web::Form<RescheduleForm>) -> Result<HttpResponse> {
+async fn manage_reschedule(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Lang(locale): Lang,
+    form: web::Form<RescheduleForm>,
+) -> Result<HttpResponse> {
     let lookup = LookupRequest { booking_code: form.booking_code.clone(), date_of_birth: form.date_of_birth.clone() };
     let (code, born) = lookup.parse().map_err(fail(locale))?;
     let to = parse_instant(&form.starts_at).ok_or(ApiError::page(ErrorCode::InvalidDateTime, locale))?;

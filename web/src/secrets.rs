@@ -92,11 +92,8 @@ impl Secrets {
         check.update(&[0]);
         check.update(body.as_bytes());
         check.verify_slice(&given).map_err(|_| ErrorCode::IdentityNotVerified)?;
-        let body: TokenBody = URL_SAFE_NO_PAD
-            .decode(body)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or(ErrorCode::IdentityNotVerified)?;
+        let body: TokenBody =
+            URL_SAFE_NO_PAD.decode(body).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(ErrorCode::IdentityNotVerified)?;
         if body.exp < now.timestamp() {
             return Err(ErrorCode::IdentityExpired);
         }

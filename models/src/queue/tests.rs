@@ -38,7 +38,8 @@ fn ticket_numbers() {
     let c = issue(&mut q, ServiceKind::VisaSticker, Origin::WalkIn, false, at(8, 2));
     assert_eq!([a.to_string(), b.to_string(), c.to_string()], ["B001", "B002", "V001"]);
     assert_eq!(TicketNumber::parse("b042").map(|n| n.to_string()), Ok("B042".into()));
-    for bad in ["", "B", "X042", "B0000", "B-1", "B000", "42"] {
+    assert_eq!(TicketNumber::parse("B1042").map(|n| n.to_string()), Ok("B1042".into()));
+    for bad in ["", "B", "X042", "B00000", "B-1", "B000", "42", "B12345"] {
         assert!(TicketNumber::parse(bad).is_err(), "{bad}");
     }
 }
@@ -51,14 +52,62 @@ fn call_next_policy_table() {
     let appt = |h, m| Origin::Appointment { slot: at(h, m) };
     type Row = (&'static str, Vec<(ServiceKind, Origin, bool, DateTime<Utc>)>, DateTime<Utc>, Vec<ServiceKind>, Option<&'static str>);
     let cases: Vec<Row> = vec![
-        ("walk-ins by arrival", vec![(Interview, walk, false, at(8, 5)), (Interview, walk, false, at(8, 0))], at(8, 10), vec![Interview], Some("I002")),
-        ("due appointment before earlier walk-in", vec![(Interview, walk, false, at(8, 30)), (Interview, appt(9, 0), false, at(8, 50))], at(8, 56), vec![Interview], Some("I002")),
-        ("appointment not yet due waits its turn", vec![(Interview, walk, false, at(8, 30)), (Interview, appt(9, 30), false, at(8, 50))], at(8, 56), vec![Interview], Some("I001")),
-        ("priority before walk-ins", vec![(Interview, walk, false, at(8, 0)), (Interview, walk, true, at(8, 20))], at(8, 25), vec![Interview], Some("I002")),
-        ("due appointment before priority", vec![(Interview, walk, true, at(8, 0)), (Interview, appt(8, 30), false, at(8, 20))], at(8, 30), vec![Interview], Some("I002")),
-        ("starving walk-in before due appointment", vec![(Interview, walk, false, at(8, 0)), (Interview, appt(8, 45), false, at(8, 40))], at(8, 45), vec![Interview], Some("I001")),
-        ("earliest slot among due appointments", vec![(Interview, appt(9, 0), false, at(8, 40)), (Interview, appt(8, 45), false, at(8, 50))], at(9, 0), vec![Interview], Some("I002")),
-        ("only the counter's services", vec![(Interview, walk, false, at(8, 0)), (VisaSticker, walk, false, at(8, 5))], at(8, 10), vec![VisaSticker], Some("V001")),
+        (
+            "walk-ins by arrival",
+            vec![(Interview, walk, false, at(8, 5)), (Interview, walk, false, at(8, 0))],
+            at(8, 10),
+            vec![Interview],
+            Some("I002"),
+        ),
+        (
+            "due appointment before earlier walk-in",
+            vec![(Interview, walk, false, at(8, 30)), (Interview, appt(9, 0), false, at(8, 50))],
+            at(8, 56),
+            vec![Interview],
+            Some("I002"),
+        ),
+        (
+            "appointment not yet due waits its turn",
+            vec![(Interview, walk, false, at(8, 30)), (Interview, appt(9, 30), false, at(8, 50))],
+            at(8, 56),
+            vec![Interview],
+            Some("I001"),
+        ),
+        (
+            "priority before walk-ins",
+            vec![(Interview, walk, false, at(8, 0)), (Interview, walk, true, at(8, 20))],
+            at(8, 25),
+            vec![Interview],
+            Some("I002"),
+        ),
+        (
+            "due appointment before priority",
+            vec![(Interview, walk, true, at(8, 0)), (Interview, appt(8, 30), false, at(8, 20))],
+            at(8, 30),
+            vec![Interview],
+            Some("I002"),
+        ),
+        (
+            "starving walk-in before due appointment",
+            vec![(Interview, walk, false, at(8, 0)), (Interview, appt(8, 45), false, at(8, 40))],
+            at(8, 45),
+            vec![Interview],
+            Some("I001"),
+        ),
+        (
+            "earliest slot among due appointments",
+            vec![(Interview, appt(9, 0), false, at(8, 40)), (Interview, appt(8, 45), false, at(8, 50))],
+            at(9, 0),
+            vec![Interview],
+            Some("I002"),
+        ),
+        (
+            "only the counter's services",
+            vec![(Interview, walk, false, at(8, 0)), (VisaSticker, walk, false, at(8, 5))],
+            at(8, 10),
+            vec![VisaSticker],
+            Some("V001"),
+        ),
         ("nothing for this counter", vec![(Interview, walk, false, at(8, 0))], at(8, 10), vec![CardPickup], None),
     ];
     for (name, tickets, now, services, expected) in cases {
@@ -79,7 +128,11 @@ fn recall_no_show_and_transfer() {
     assert_eq!(call(&mut q, 3, &all(), at(8, 20)).as_deref(), Some("A001"));
     let run = |q: &mut OfficeQueue, command: QueueCommand| q.execute(&command, at(8, 25));
     assert_eq!(run(&mut q, QueueCommand::NoShow { number: first, counter: 3 }), Err(ErrorCode::TicketNotAtCounter), "recalls first");
-    assert_eq!(run(&mut q, QueueCommand::Recall { number: first, counter: 4 }), Err(ErrorCode::TicketNotAtCounter), "only the calling counter recalls");
+    assert_eq!(
+        run(&mut q, QueueCommand::Recall { number: first, counter: 4 }),
+        Err(ErrorCode::TicketNotAtCounter),
+        "only the calling counter recalls"
+    );
     assert!(run(&mut q, QueueCommand::Recall { number: first, counter: 3 }).is_ok());
     assert!(run(&mut q, QueueCommand::Recall { number: first, counter: 3 }).is_ok());
     assert_eq!(run(&mut q, QueueCommand::Recall { number: first, counter: 3 }), Err(ErrorCode::RecallLimitReached), "bounded");
@@ -92,7 +145,13 @@ fn recall_no_show_and_transfer() {
     assert_eq!(q.ticket(to).map(|t| t.arrived_at), Some(at(8, 10)), "keeps the original arrival");
     issue(&mut q, ServiceKind::BiometricCapture, Origin::WalkIn, false, at(8, 15));
     assert_eq!(call(&mut q, 5, &all(), at(8, 40)).as_deref(), Some("B001"), "the transferred person is ahead of later arrivals");
-    assert_eq!(q.execute(&QueueCommand::Complete { number: TicketNumber::parse("V999").unwrap_or_else(|_| unreachable!()), counter: 5 }, at(8, 41)), Err(ErrorCode::TicketNotFound));
+    assert_eq!(
+        q.execute(
+            &QueueCommand::Complete { number: TicketNumber::parse("V999").unwrap_or_else(|_| unreachable!()), counter: 5 },
+            at(8, 41)
+        ),
+        Err(ErrorCode::TicketNotFound)
+    );
 }
 
 /// Replaying the applied events rebuilds the same queue (what an office does after a restart).
@@ -106,7 +165,11 @@ fn replay_rebuilds_the_queue() {
         }
     };
     record(&mut q, QueueCommand::Issue { service: ServiceKind::Interview, origin: Origin::WalkIn, priority: true }, at(8, 0));
-    record(&mut q, QueueCommand::Issue { service: ServiceKind::VisaSticker, origin: Origin::Appointment { slot: at(8, 30) }, priority: false }, at(8, 5));
+    record(
+        &mut q,
+        QueueCommand::Issue { service: ServiceKind::VisaSticker, origin: Origin::Appointment { slot: at(8, 30) }, priority: false },
+        at(8, 5),
+    );
     record(&mut q, QueueCommand::CallNext { counter: 2, services: all() }, at(8, 10));
     let number = TicketNumber::parse("I001").unwrap_or_else(|_| unreachable!());
     record(&mut q, QueueCommand::Transfer { number, counter: 2, to: ServiceKind::BiometricCapture }, at(8, 12));
@@ -117,7 +180,9 @@ fn replay_rebuilds_the_queue() {
     assert_eq!(replayed.tickets().cloned().collect::<Vec<_>>(), q.tickets().cloned().collect::<Vec<_>>());
     assert_eq!(replayed.seq, 4);
     assert_eq!(
-        replayed.decide(&QueueCommand::Issue { service: ServiceKind::Interview, origin: Origin::WalkIn, priority: false }, at(9, 0)).map(|e| e.ticket().to_string()),
+        replayed
+            .decide(&QueueCommand::Issue { service: ServiceKind::Interview, origin: Origin::WalkIn, priority: false }, at(9, 0))
+            .map(|e| e.ticket().to_string()),
         Ok("I002".to_owned()),
         "numbering continues after a replay"
     );
