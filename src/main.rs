@@ -233,6 +233,8 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
             }
         })
     };
+    let devices =
+        if demo { enrol_demo_devices(&store, &state, &format!("{scheme}://{address}"), &config.secret_file).await? } else { String::new() };
     // The first line on stdout is the address: tests and scripts read it. A reader that went
     // away must not take the server down, so write errors are ignored.
     {
@@ -240,7 +242,7 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "prepazka listening on {scheme}://{address}/");
         if demo {
-            let _ = writeln!(out, "{}", demo::CREDENTIALS);
+            let _ = writeln!(out, "{}\n{devices}", demo::CREDENTIALS);
         }
         let _ = out.flush();
     }
@@ -258,6 +260,47 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
     store.close().await;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Enrols a kiosk and a display for every office (new tokens at every demo start), writes their
+/// enrolment links to `devices.txt` beside the secret, and returns the lines to print.
+async fn enrol_demo_devices(
+    store: &prepazka_store::SharedStore,
+    state: &AppState,
+    base: &str,
+    secret_file: &std::path::Path,
+) -> Result<String, String> {
+    use prepazka_models::office::DeviceKind;
+    use prepazka_web::office_day::{new_token, token_hash};
+    let now = chrono::Utc::now();
+    let mut writes = Vec::new();
+    let mut lines = Vec::new();
+    for handle in state.directory.list() {
+        let office = handle.office();
+        for kind in [DeviceKind::Kiosk, DeviceKind::Display] {
+            let token = new_token();
+            writes.push(Write::EnrolDevice {
+                token_hash: token_hash(&token),
+                office: office.id.clone(),
+                kind,
+                label: format!("demo {}", kind.as_str()),
+                now,
+            });
+            lines.push(format!("{} {} {base}/enrol/{token}", office.id, kind.as_str()));
+        }
+    }
+    let results = store.apply_batch(&writes).await.map_err(|e| e.to_string())?;
+    if let Some(Err(code)) = results.into_iter().find(Result::is_err) {
+        return Err(format!("enrolling demo devices: {code}"));
+    }
+    let file = secret_file.with_file_name("devices.txt");
+    std::fs::write(&file, lines.join("\n") + "\n").map_err(|e| format!("writing {}: {e}", file.display()))?;
+    let sample: Vec<&String> = lines.iter().filter(|l| l.starts_with("praha-zizkov ")).collect();
+    Ok(format!(
+        "Demo devices (enrolment links; every office's are in {}):\n  {}",
+        file.display(),
+        sample.iter().map(|l| l.as_str()).collect::<Vec<_>>().join("\n  ")
+    ))
 }
 
 async fn backup(config: &Config, to: Option<PathBuf>) -> Result<(), String> {

@@ -66,6 +66,8 @@ error_codes! {
     TicketNotAtCounter => "ticket_not_at_counter",
     RecallLimitReached => "recall_limit_reached",
     QueueEmpty => "queue_empty",
+    DeviceNotEnrolled => "device_not_enrolled",
+    WrongDevice => "wrong_device",
     TooManyRequests => "too_many_requests",
     Unavailable => "unavailable",
     Internal => "internal",

@@ -115,3 +115,26 @@ impl Office {
         self.services.iter().find(|s| s.service == kind)
     }
 }
+
+/// A device bound to one office by an enrolment token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// The tablet at the entrance: walk-in tickets and check-in.
+    Kiosk,
+    /// The hall TV: called tickets, ticket numbers only.
+    Display,
+}
+
+impl DeviceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceKind::Kiosk => "kiosk",
+            DeviceKind::Display => "display",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [DeviceKind::Kiosk, DeviceKind::Display].into_iter().find(|k| k.as_str() == raw)
+    }
+}

@@ -31,6 +31,7 @@ pub const MAX_TICKETS_PER_SERVICE: u16 = 9_999;
 /// A ticket number as shown on displays: the service's prefix and a number of at least three
 /// digits, `B042`, `B1042`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub struct TicketNumber {
     prefix: char,
     number: u16,
@@ -62,6 +63,19 @@ impl TicketNumber {
 
     pub fn number(self) -> u16 {
         self.number
+    }
+}
+
+impl From<TicketNumber> for String {
+    fn from(number: TicketNumber) -> Self {
+        number.to_string()
+    }
+}
+
+impl TryFrom<String> for TicketNumber {
+    type Error = ErrorCode;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        TicketNumber::parse(&raw)
     }
 }
 

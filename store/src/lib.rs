@@ -74,6 +74,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn audit_for(&self, subject: &str) -> Result<Vec<AuditRecord>, StoreError>;
 
+    /// The office and kind of the enrolled, unrevoked device with this token hash.
+    async fn device(&self, token_hash: &str) -> Result<Option<(OfficeId, prepazka_models::office::DeviceKind)>, StoreError>;
+
     /// The queue events of an office's day with `seq` greater than `after`, in order.
     async fn queue_events(&self, office: &OfficeId, day: chrono::NaiveDate, after: u64) -> Result<Vec<QueueRecord>, StoreError>;
 

@@ -11,11 +11,13 @@ pub(crate) struct Migration {
 pub(crate) const SQLITE: &[Migration] = &[
     Migration { version: 1, name: "booking", sql: include_str!("../../migrations/sqlite/0001_booking.sql") },
     Migration { version: 2, name: "queue", sql: include_str!("../../migrations/sqlite/0002_queue.sql") },
+    Migration { version: 3, name: "devices", sql: include_str!("../../migrations/sqlite/0003_devices.sql") },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
     Migration { version: 1, name: "booking", sql: include_str!("../../migrations/postgres/0001_booking.sql") },
     Migration { version: 2, name: "queue", sql: include_str!("../../migrations/postgres/0002_queue.sql") },
+    Migration { version: 3, name: "devices", sql: include_str!("../../migrations/postgres/0003_devices.sql") },
 ];
 
 pub(crate) const CREATE_TABLE: &str =

@@ -403,6 +403,16 @@ macro_rules! shared_ops {
                     in_savepoint(item, vec![expire]).await?;
                     Ok(Outcome::Expired { freed })
                 }
+                Write::EnrolDevice { token_hash, office, kind, label, now } => {
+                    let enrol = Stmt::new("INSERT INTO devices (token_hash, office_id, kind, label, created_at) VALUES ($1, $2, $3, $4, $5)")
+                        .arg(Arg::text(token_hash))
+                        .arg(Arg::text(office.as_str()))
+                        .arg(Arg::text(kind.as_str()))
+                        .arg(Arg::text(label))
+                        .arg(Arg::Int(ms(*now)));
+                    in_savepoint(item, vec![enrol]).await?;
+                    Ok(Outcome::Done)
+                }
                 Write::QueueEvent { office, day, record } => {
                     let event = serde_json::to_string(&record.event).map_err(|_| ItemError::Rule(ErrorCode::Internal))?;
                     let append = Stmt::new(
@@ -686,6 +696,19 @@ macro_rules! shared_ops {
                     })
                 })
                 .collect()
+        }
+
+        pub(crate) async fn device(pool: &Pool, token_hash: &str) -> Result<Option<(OfficeId, prepazka_models::office::DeviceKind)>, StoreError> {
+            let row = sqlx::query("SELECT office_id, kind FROM devices WHERE token_hash = $1 AND revoked_at IS NULL")
+                .bind(token_hash)
+                .fetch_optional(pool)
+                .await?;
+            row.map(|row| {
+                let office = OfficeId::parse(&row.try_get::<String, _>("office_id")?).map_err(|_| corrupt("office id"))?;
+                let kind = prepazka_models::office::DeviceKind::parse(&row.try_get::<String, _>("kind")?).ok_or_else(|| corrupt("device kind"))?;
+                Ok((office, kind))
+            })
+            .transpose()
         }
 
         pub(crate) async fn queue_events(pool: &Pool, office: &OfficeId, day: chrono::NaiveDate, after: u64) -> Result<Vec<crate::QueueRecord>, StoreError> {

@@ -94,6 +94,13 @@ impl crate::Store for PgStore {
         shared::audit_for(&self.readers, subject).await
     }
 
+    async fn device(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(prepazka_models::ids::OfficeId, prepazka_models::office::DeviceKind)>, crate::StoreError> {
+        shared::device(&self.readers, token_hash).await
+    }
+
     async fn queue_events(
         &self,
         office: &prepazka_models::ids::OfficeId,

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use prepazka_models::booking::BookingStatus;
 use prepazka_models::ids::{BookingCode, OfficeId, PersonKey};
 use prepazka_models::locale::Locale;
-use prepazka_models::office::Office;
+use prepazka_models::office::{DeviceKind, Office};
 use prepazka_models::queue::QueueEvent;
 use prepazka_models::service::ServiceKind;
 use serde::{Deserialize, Serialize};
@@ -104,6 +104,14 @@ pub enum Write {
     /// Forgets idempotency records older than `before`.
     PurgeIdempotency {
         before: DateTime<Utc>,
+    },
+    /// Binds a device (kiosk, display) to an office under the SHA-256 of its enrolment token.
+    EnrolDevice {
+        token_hash: String,
+        office: OfficeId,
+        kind: DeviceKind,
+        label: String,
+        now: DateTime<Utc>,
     },
     /// Appends one queue transition of an office's day.
     QueueEvent {

@@ -105,6 +105,18 @@ cancelled-title = Rezervace byla zrušena
 cancelled-note = Termín je nyní opět volný pro ostatní.
 rescheduled-title = Rezervace byla přesunuta
 
+kiosk-title = Vezměte si pořadový lístek
+kiosk-walk-in = Zvolte službu, kvůli které jste přišli
+kiosk-ticket-title = Váš pořadový lístek
+kiosk-waiting-before = Před vámi čeká: { $count }
+kiosk-ticket-note = Sledujte obrazovku v hale. Objeví se na ní vaše číslo a přepážka, ke které máte jít.
+kiosk-print = Vytisknout
+kiosk-again = Zpět na začátek
+display-title = Vyvolané lístky
+display-ticket = Lístek
+display-counter = Přepážka
+display-offline = Spojení bylo přerušeno. Připojuji znovu…
+
 error-title = Něco není v pořádku
 error-invalid_input = Některé údaje nejsou platné. Zkontrolujte je prosím.
 error-invalid_office_id = Toto pracoviště neexistuje.
@@ -150,6 +162,8 @@ error-ticket_not_found = Takový lístek dnes neexistuje.
 error-ticket_not_at_counter = Tento lístek není u této přepážky.
 error-recall_limit_reached = Tento lístek už byl vyvolán tolikrát, kolikrát je povoleno. Označte nedostavení se, nebo vyvolejte dalšího.
 error-queue_empty = Na služby této přepážky nikdo nečeká.
+error-device_not_enrolled = Toto zařízení není zaregistrováno. Požádejte správce pracoviště o registrační odkaz.
+error-wrong_device = Toto zařízení je zaregistrováno pro jiné použití nebo jiné pracoviště.
 error-too_many_requests = Příliš mnoho pokusů. Chvíli prosím počkejte a zkuste to znovu.
 error-unavailable = Služba je momentálně přetížená. Zkuste to prosím za chvíli znovu.
 error-internal = Na naší straně došlo k chybě. Zkuste to prosím znovu. Referenční kód: { $reference }

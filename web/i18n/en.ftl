@@ -105,6 +105,18 @@ cancelled-title = The booking is cancelled
 cancelled-note = The time is free again for others.
 rescheduled-title = The booking has been moved
 
+kiosk-title = Take a ticket
+kiosk-walk-in = Choose the service you came for
+kiosk-ticket-title = Your ticket
+kiosk-waiting-before = People waiting before you: { $count }
+kiosk-ticket-note = Watch the screen in the hall. Your number will appear there with the counter to go to.
+kiosk-print = Print
+kiosk-again = Back to the start
+display-title = Called tickets
+display-ticket = Ticket
+display-counter = Counter
+display-offline = Connection lost. Reconnecting…
+
 error-title = Something is not right
 error-invalid_input = Some of the information is not valid. Please check it.
 error-invalid_office_id = This office does not exist.
@@ -150,6 +162,8 @@ error-ticket_not_found = There is no such ticket today.
 error-ticket_not_at_counter = This ticket is not at this counter.
 error-recall_limit_reached = This ticket has been called as often as allowed. Mark it as a no-show or call the next one.
 error-queue_empty = Nobody is waiting for the services of this counter.
+error-device_not_enrolled = This device is not enrolled. Ask the office administrator for an enrolment link.
+error-wrong_device = This device is enrolled for another use or another office.
 error-too_many_requests = Too many attempts. Please wait a while and try again.
 error-unavailable = The service is busy. Please try again in a moment.
 error-internal = Something went wrong on our side. Please try again. Reference: { $reference }

@@ -105,6 +105,18 @@ cancelled-title = Захиалга цуцлагдлаа
 cancelled-note = Энэ цаг бусдад дахин сул боллоо.
 rescheduled-title = Захиалгыг шилжүүллээ
 
+kiosk-title = Дугаар авах
+kiosk-walk-in = Ирсэн үйлчилгээгээ сонгоно уу
+kiosk-ticket-title = Таны дугаар
+kiosk-waiting-before = Таны өмнө хүлээж буй хүн: { $count }
+kiosk-ticket-note = Танхимын дэлгэцийг ажиглана уу. Таны дугаар болон очих цонхны дугаар тэнд гарна.
+kiosk-print = Хэвлэх
+kiosk-again = Эхлэл рүү буцах
+display-title = Дуудагдсан дугаарууд
+display-ticket = Дугаар
+display-counter = Цонх
+display-offline = Холболт тасарлаа. Дахин холбогдож байна…
+
 error-title = Ямар нэг зүйл буруу байна
 error-invalid_input = Зарим мэдээлэл буруу байна. Шалгана уу.
 error-invalid_office_id = Ийм алба байхгүй байна.
@@ -150,6 +162,8 @@ error-ticket_not_found = Өнөөдөр ийм дугаар байхгүй.
 error-ticket_not_at_counter = Энэ дугаар энэ цонхонд хамаарахгүй.
 error-recall_limit_reached = Энэ дугаарыг зөвшөөрөгдсөн дээд тоогоор дуудсан байна. Ирээгүй гэж тэмдэглэх эсвэл дараагийнхыг дуудна уу.
 error-queue_empty = Энэ цонхны үйлчилгээг хэн ч хүлээгээгүй байна.
+error-device_not_enrolled = Энэ төхөөрөмж бүртгэлгүй байна. Албаны администратороос бүртгэлийн холбоос авна уу.
+error-wrong_device = Энэ төхөөрөмж өөр зориулалт эсвэл өөр албанд бүртгэгдсэн байна.
 error-too_many_requests = Хэт олон удаа оролдлоо. Түр хүлээгээд дахин оролдоно уу.
 error-unavailable = Систем ачаалалтай байна. Хэсэг хугацааны дараа дахин оролдоно уу.
 error-internal = Манай талд алдаа гарлаа. Дахин оролдоно уу. Лавлах дугаар: { $reference }

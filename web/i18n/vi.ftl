@@ -105,6 +105,18 @@ cancelled-title = Lịch hẹn đã được hủy
 cancelled-note = Giờ hẹn này đã trống trở lại cho người khác.
 rescheduled-title = Lịch hẹn đã được chuyển
 
+kiosk-title = Lấy số thứ tự
+kiosk-walk-in = Chọn dịch vụ quý vị cần
+kiosk-ticket-title = Số thứ tự của quý vị
+kiosk-waiting-before = Số người chờ trước quý vị: { $count }
+kiosk-ticket-note = Hãy theo dõi màn hình trong sảnh. Số của quý vị sẽ hiện ở đó cùng với quầy cần đến.
+kiosk-print = In
+kiosk-again = Về trang đầu
+display-title = Các số đã gọi
+display-ticket = Số
+display-counter = Quầy
+display-offline = Mất kết nối. Đang kết nối lại…
+
 error-title = Có thông tin chưa đúng
 error-invalid_input = Một số thông tin không hợp lệ. Vui lòng kiểm tra lại.
 error-invalid_office_id = Văn phòng này không tồn tại.
@@ -150,6 +162,8 @@ error-ticket_not_found = Hôm nay không có số thứ tự này.
 error-ticket_not_at_counter = Số thứ tự này không thuộc quầy này.
 error-recall_limit_reached = Số thứ tự này đã được gọi đủ số lần cho phép. Hãy đánh dấu vắng mặt hoặc gọi người tiếp theo.
 error-queue_empty = Không có ai đang chờ các dịch vụ của quầy này.
+error-device_not_enrolled = Thiết bị này chưa được đăng ký. Hãy xin quản trị viên văn phòng đường liên kết đăng ký.
+error-wrong_device = Thiết bị này được đăng ký cho mục đích khác hoặc văn phòng khác.
 error-too_many_requests = Quá nhiều lần thử. Vui lòng đợi một lúc rồi thử lại.
 error-unavailable = Hệ thống đang bận. Vui lòng thử lại sau giây lát.
 error-internal = Đã xảy ra lỗi từ phía chúng tôi. Vui lòng thử lại. Mã tham chiếu: { $reference }

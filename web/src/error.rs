@@ -89,8 +89,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | InvalidLocale
         | InvalidService
         | IdempotencyKeyMissing => StatusCode::BAD_REQUEST,
-        IdentityNotVerified | IdentityExpired => StatusCode::UNAUTHORIZED,
-        IdentityMismatch => StatusCode::FORBIDDEN,
+        IdentityNotVerified | IdentityExpired | DeviceNotEnrolled => StatusCode::UNAUTHORIZED,
+        IdentityMismatch | WrongDevice => StatusCode::FORBIDDEN,
         NotFound | OfficeNotFound | HoldNotFound | BookingNotFound | TicketNotFound => StatusCode::NOT_FOUND,
         SlotTaken
         | PersonCapReached

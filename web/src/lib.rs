@@ -15,6 +15,7 @@ pub mod html;
 pub mod i18n;
 pub mod idempotency;
 pub mod limits;
+pub mod office_day;
 pub mod ops;
 pub mod pages;
 pub mod secrets;
@@ -134,6 +135,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .app_data(web::PayloadConfig::new(BODY_LIMIT))
         .configure(ops::routes)
         .configure(api::routes)
+        .configure(office_day::routes)
         .configure(pages::routes);
 }
 

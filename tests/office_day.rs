@@ -1,0 +1,118 @@
+//! The office day in the building, through the real binary: devices enrolled by link, a kiosk
+//! issuing walk-in tickets, and the display stream delivering each transition live and
+//! replaying what a reconnecting display missed (`Last-Event-ID`).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use prepazka_store::Backend;
+
+fn enrolment_link(server: &Server, office: &str, kind: &str) -> String {
+    let devices = std::fs::read_to_string(server.data_dir.join("devices.txt")).expect("devices.txt");
+    let line = devices.lines().find(|l| l.starts_with(&format!("{office} {kind} "))).expect("link for office and kind");
+    line.rsplit(' ').next().expect("url").to_owned()
+}
+
+/// Follows an enrolment link and returns the device cookie it sets.
+async fn enrol(c: &awc::Client, link: &str) -> String {
+    let res = c.get(link).send().await.expect("enrol");
+    assert_eq!(res.status().as_u16(), 303);
+    let set_cookie = res.headers().get("set-cookie").and_then(|v| v.to_str().ok()).expect("device cookie").to_owned();
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
+    set_cookie.split(';').next().expect("name=value").to_owned()
+}
+
+async fn take_ticket(c: &awc::Client, server: &Server, kiosk: &str, service: &str) -> String {
+    let mut res = c
+        .post(format!("{}/kiosk/walk-in", server.url))
+        .insert_header(("Cookie", kiosk))
+        .insert_header(("Accept-Language", "uk"))
+        .send_form(&[("service", service)])
+        .await
+        .expect("walk-in");
+    let body = String::from_utf8_lossy(&res.body().await.expect("body")).into_owned();
+    assert_eq!(res.status().as_u16(), 200, "{body}");
+    let start = body.find("data-ticket>").expect("ticket on the page") + "data-ticket>".len();
+    body[start..start + body[start..].find('<').expect("end")].to_owned()
+}
+
+/// An event stream read the way a browser's EventSource reads it: plain HTTP/1.1 on a socket.
+struct EventStream {
+    socket: tokio::net::TcpStream,
+}
+
+impl EventStream {
+    async fn open(server: &Server, cookie: &str, last_event_id: Option<&str>) -> EventStream {
+        use tokio::io::AsyncWriteExt as _;
+        let address = server.url.trim_start_matches("http://");
+        let mut socket = tokio::net::TcpStream::connect(address).await.expect("connect");
+        let last = last_event_id.map(|id| format!("Last-Event-ID: {id}\r\n")).unwrap_or_default();
+        let request =
+            format!("GET /display/events HTTP/1.1\r\nHost: {address}\r\nAccept: text/event-stream\r\nCookie: {cookie}\r\n{last}\r\n");
+        socket.write_all(request.as_bytes()).await.expect("send");
+        EventStream { socket }
+    }
+
+    /// Reads until `needle` has arrived; returns everything read (headers included).
+    async fn read_until(&mut self, needle: &str) -> String {
+        use tokio::io::AsyncReadExt as _;
+        let mut seen = String::new();
+        let mut buffer = [0u8; 4096];
+        let reading = async {
+            loop {
+                let n = self.socket.read(&mut buffer).await.expect("read");
+                assert!(n > 0, "stream closed; read: {seen}");
+                seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+                if seen.contains(needle) {
+                    return;
+                }
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(10), reading).await.is_err() {
+            panic!("no {needle} within 10 s; read: {seen}");
+        }
+        seen
+    }
+}
+
+#[actix_rt::test]
+async fn kiosk_ticket_reaches_the_display_live_and_on_reconnect() {
+    let server = Server::start(Backend::Sqlite).await;
+    // Redirects are looked at, not followed (the enrolment answers 303 with the cookie).
+    let c = awc::Client::builder().disable_redirects().timeout(Duration::from_secs(30)).finish();
+    let kiosk = enrol(&c, &enrolment_link(&server, "praha-zizkov", "kiosk")).await;
+    let display = enrol(&c, &enrolment_link(&server, "praha-zizkov", "display")).await;
+
+    let mut stream = EventStream::open(&server, &display, None).await;
+    let headers = stream.read_until("retry: ").await;
+    assert!(headers.starts_with("HTTP/1.1 200") && headers.to_lowercase().contains("content-type: text/event-stream"), "{headers}");
+    let first = take_ticket(&c, &server, &kiosk, "visa_sticker").await;
+    assert_eq!(first, "V001");
+    let seen = stream.read_until("\"V001\"").await;
+    let id = seen.lines().find_map(|l| l.strip_prefix("id: ")).expect("event id").trim().to_owned();
+    assert!(seen.contains("\"kind\":\"issued\""), "{seen}");
+    drop(stream);
+
+    // While the display is away, another ticket; on reconnect it gets exactly what it missed.
+    assert_eq!(take_ticket(&c, &server, &kiosk, "visa_sticker").await, "V002");
+    let mut again = EventStream::open(&server, &display, Some(&id)).await;
+    let replayed = again.read_until("\"V002\"").await;
+    assert!(!replayed.contains("\"V001\""), "{replayed}");
+
+    // Devices are bound to their use: no cookie, the wrong kind, a made-up link.
+    let (status, _) = get(&c, &format!("{}/display/events", server.url)).await;
+    assert_eq!(status, 401);
+    let res = c.get(format!("{}/display/events", server.url)).insert_header(("Cookie", kiosk.as_str())).send().await.expect("request");
+    assert_eq!(res.status().as_u16(), 403);
+    let res = c.get(format!("{}/enrol/{}", server.url, "ab".repeat(32))).send().await.expect("request");
+    assert_eq!(res.status().as_u16(), 401);
+    let res = c
+        .post(format!("{}/kiosk/walk-in", server.url))
+        .insert_header(("Cookie", kiosk.as_str()))
+        .send_form(&[("service", "tea")])
+        .await
+        .expect("request");
+    assert_eq!(res.status().as_u16(), 400);
+}

@@ -1,0 +1,292 @@
+//! The office day in the building: device enrolment, the kiosk (walk-in tickets), the
+//! waiting-room display and its live stream.
+//!
+//! Kiosks and displays are bound to one office by an enrolment link (`/enrol/{token}`) that sets
+//! an `HttpOnly` cookie; only the token's SHA-256 is stored. The display stream is Server-Sent
+//! Events whose ids are `{day}:{seq}` of the office's persisted queue events: a display that
+//! reconnects with `Last-Event-ID` gets what it missed from the store, then live events, with a
+//! heartbeat and a jittered `retry`, and never a name (the event type has no field for one).
+
+use std::time::Duration;
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::NaiveDate;
+use fluent_bundle::FluentValue;
+use futures_util::stream::{self, StreamExt as _};
+use prepazka_models::calendar::prague_date;
+use prepazka_models::ids::OfficeId;
+use prepazka_models::locale::Locale;
+use prepazka_models::office::DeviceKind;
+use prepazka_models::queue::{DisplayEvent, Origin, QueueCommand, TicketState};
+use prepazka_models::service::ServiceKind;
+use prepazka_models::ErrorCode;
+use rand::Rng as _;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::broadcast;
+
+use crate::error::{catalog, ApiError};
+use crate::html::{esc, page};
+use crate::i18n::Lang;
+use crate::AppState;
+
+const DEVICE_COOKIE: &str = "pz_device";
+/// Events a display gets on first connecting without a `Last-Event-ID`.
+const FIRST_REPLAY: usize = 20;
+const HEARTBEAT: Duration = Duration::from_secs(15);
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/enrol/{token}", web::get().to(enrol))
+        .route("/kiosk", web::get().to(kiosk))
+        .route("/kiosk/walk-in", web::post().to(walk_in))
+        .route("/display", web::get().to(display))
+        .route("/display/events", web::get().to(display_events));
+}
+
+/// The SHA-256 under which an enrolment token is stored.
+pub fn token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A fresh enrolment token: 32 random bytes, hex.
+pub fn new_token() -> String {
+    let bytes: [u8; 32] = rand::thread_rng().gen();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn well_formed(token: &str) -> bool {
+    token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The office of the enrolled device making this request, if it is of `kind`.
+async fn device_office(state: &AppState, req: &HttpRequest, kind: DeviceKind, locale: Locale) -> Result<OfficeId, ApiError> {
+    let fail = |code| ApiError::page(code, locale);
+    let token =
+        req.cookie(DEVICE_COOKIE).map(|c| c.value().to_owned()).filter(|t| well_formed(t)).ok_or(fail(ErrorCode::DeviceNotEnrolled))?;
+    let (office, enrolled_as) = state
+        .store
+        .device(&token_hash(&token))
+        .await
+        .map_err(|_| fail(ErrorCode::Unavailable))?
+        .ok_or(fail(ErrorCode::DeviceNotEnrolled))?;
+    if enrolled_as != kind {
+        return Err(fail(ErrorCode::WrongDevice));
+    }
+    Ok(office)
+}
+
+async fn enrol(state: web::Data<AppState>, Lang(locale): Lang, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let token = path.into_inner();
+    if !well_formed(&token) {
+        return Err(ApiError::page(ErrorCode::DeviceNotEnrolled, locale));
+    }
+    let (_, kind) = state
+        .store
+        .device(&token_hash(&token))
+        .await
+        .map_err(|_| ApiError::page(ErrorCode::Unavailable, locale))?
+        .ok_or(ApiError::page(ErrorCode::DeviceNotEnrolled, locale))?;
+    let cookie = Cookie::build(DEVICE_COOKIE, token)
+        .path("/")
+        .http_only(true)
+        .secure(state.secure_cookies)
+        .same_site(SameSite::Strict)
+        .max_age(actix_web::cookie::time::Duration::days(365))
+        .finish();
+    let target = match kind {
+        DeviceKind::Kiosk => "/kiosk",
+        DeviceKind::Display => "/display",
+    };
+    Ok(HttpResponse::SeeOther().cookie(cookie).insert_header((header::LOCATION, target)).finish())
+}
+
+fn t(locale: Locale, key: &str) -> String {
+    esc(&catalog().t(locale, key))
+}
+
+const KIOSK_STYLE: &str = "<style>.kiosk button{font-size:1.6rem;width:100%;padding:1.4rem;margin:.5rem 0}\
+.ticket{font:800 5rem/1 ui-monospace,monospace;text-align:center;margin:1rem 0}\
+@media print{header,footer,nav,.noprint{display:none}.ticket{font-size:4rem}}</style>";
+
+async fn kiosk(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang) -> Result<HttpResponse, ApiError> {
+    let office_id = device_office(&state, &req, DeviceKind::Kiosk, locale).await?;
+    let handle = state.directory.get(&office_id).ok_or(ApiError::page(ErrorCode::OfficeNotFound, locale))?;
+    let office = handle.office();
+    let buttons: String = office
+        .services
+        .iter()
+        .filter(|s| office.has_biometrics || !s.service.needs_biometric_office())
+        .map(|s| {
+            format!(
+                r#"<form method="post" action="/kiosk/walk-in"><input type="hidden" name="service" value="{}"><button type="submit">{}</button></form>"#,
+                s.service.slug(),
+                t(locale, &format!("service-{}", s.service.slug()))
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"{KIOSK_STYLE}<p class="muted">{}</p><h2>{}</h2><div class="kiosk">{buttons}</div>"#,
+        esc(&office.name),
+        t(locale, "kiosk-walk-in")
+    );
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page(
+        locale,
+        req.uri().path(),
+        &catalog().t(locale, "kiosk-title"),
+        &body,
+    )))
+}
+
+#[derive(Deserialize)]
+struct WalkIn {
+    service: String,
+}
+
+async fn walk_in(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Lang(locale): Lang,
+    form: web::Form<WalkIn>,
+) -> Result<HttpResponse, ApiError> {
+    let fail = |code| ApiError::page(code, locale);
+    let office_id = device_office(&state, &req, DeviceKind::Kiosk, locale).await?;
+    let handle = state.directory.get(&office_id).ok_or(fail(ErrorCode::OfficeNotFound))?;
+    let service: ServiceKind = form.service.parse().map_err(fail)?;
+    let office = handle.office();
+    if service.needs_biometric_office() && !office.has_biometrics {
+        return Err(fail(ErrorCode::NeedsBiometricOffice));
+    }
+    office.service(service).ok_or(fail(ErrorCode::ServiceNotOffered))?;
+    let record = handle.queue(QueueCommand::Issue { service, origin: Origin::WalkIn, priority: false }).await.map_err(fail)?;
+    let number = record.event.ticket();
+    let tickets = handle.tickets().await.map_err(fail)?;
+    let before = tickets.iter().filter(|t| t.service == service && t.state == TicketState::Waiting && t.number < number).count();
+    let body = format!(
+        r#"{KIOSK_STYLE}<div class="card"><p>{}</p><p class="ticket" data-ticket>{}</p><p>{}</p><p>{}</p><p class="muted">{}</p></div>
+<p class="noprint"><button onclick="window.print()">{}</button> <a href="/kiosk">{}</a></p>"#,
+        t(locale, &format!("service-{}", service.slug())),
+        esc(&number.to_string()),
+        esc(&catalog().text(locale, "kiosk-waiting-before", &[("count", FluentValue::from(before))])),
+        t(locale, "kiosk-ticket-note"),
+        esc(&prepazka_models::calendar::prague_label(record.at)),
+        t(locale, "kiosk-print"),
+        t(locale, "kiosk-again"),
+    );
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page(
+        locale,
+        "/kiosk",
+        &catalog().t(locale, "kiosk-ticket-title"),
+        &body,
+    )))
+}
+
+async fn display(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang) -> Result<HttpResponse, ApiError> {
+    let office_id = device_office(&state, &req, DeviceKind::Display, locale).await?;
+    let office = state.directory.get(&office_id).ok_or(ApiError::page(ErrorCode::OfficeNotFound, locale))?.office();
+    let body = format!(
+        r#"<style>.calls{{font:700 2.4rem/1.3 ui-monospace,monospace}}.calls li{{list-style:none;padding:.3rem .6rem;border-bottom:1px solid #ccd}}
+.calls li.latest{{background:#fff3bf}}#offline{{display:none;background:#a4161a;color:#fff;padding:.6rem}}body.offline #offline{{display:block}}</style>
+<p class="muted">{office}</p><div id="offline" role="status">{offline}</div>
+<table class="calls"><thead><tr><th>{ticket}</th><th>{counter}</th></tr></thead><tbody id="calls"></tbody></table>
+<script>
+const calls = document.getElementById('calls');
+function chime() {{ try {{ const a = new AudioContext(); const o = a.createOscillator(); o.frequency.value = 880; o.connect(a.destination); o.start(); o.stop(a.currentTime + 0.25); }} catch (e) {{}} }}
+function show(ev) {{
+  if (ev.kind !== 'called' && ev.kind !== 'recalled') return;
+  for (const row of calls.querySelectorAll('tr')) row.classList.remove('latest');
+  const row = document.createElement('tr'); row.className = 'latest';
+  const a = document.createElement('td'); a.textContent = ev.ticket; const b = document.createElement('td'); b.textContent = ev.counter ?? '';
+  row.append(a, b); calls.prepend(row); while (calls.children.length > 8) calls.lastChild.remove(); chime();
+}}
+const source = new EventSource('/display/events');
+source.addEventListener('queue', (m) => show(JSON.parse(m.data)));
+source.onopen = () => document.body.classList.remove('offline');
+source.onerror = () => document.body.classList.add('offline');
+</script>"#,
+        office = esc(&office.name),
+        offline = t(locale, "display-offline"),
+        ticket = t(locale, "display-ticket"),
+        counter = t(locale, "display-counter"),
+    );
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page(
+        locale,
+        "/display",
+        &catalog().t(locale, "display-title"),
+        &body,
+    )))
+}
+
+/// `{day}:{seq}` from a `Last-Event-ID`.
+fn parse_event_id(raw: &str) -> Option<(NaiveDate, u64)> {
+    let (day, seq) = raw.trim().split_once(':')?;
+    Some((prepazka_models::identity::parse_iso_date(day).ok()?, seq.parse().ok()?))
+}
+
+fn sse_frame(event: &DisplayEvent) -> Bytes {
+    let data = serde_json::to_string(event).unwrap_or_default();
+    Bytes::from(format!("id: {}:{}\nevent: queue\ndata: {data}\n\n", event.day, event.seq))
+}
+
+async fn display_events(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang) -> Result<HttpResponse, ApiError> {
+    let office_id = device_office(&state, &req, DeviceKind::Display, locale).await?;
+    let handle = state.directory.get(&office_id).ok_or(ApiError::page(ErrorCode::OfficeNotFound, locale))?;
+    // Subscribe before reading the store, so nothing falls between the replay and the live feed.
+    let live = handle.subscribe();
+    let today = prague_date(state.clock.now());
+    let last_seen = req
+        .headers()
+        .get("Last-Event-ID")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_event_id)
+        .filter(|(day, _)| *day == today)
+        .map(|(_, seq)| seq);
+    let records = state
+        .store
+        .queue_events(&office_id, today, last_seen.unwrap_or(0))
+        .await
+        .map_err(|_| ApiError::page(ErrorCode::Unavailable, locale))?;
+    let skip = if last_seen.is_none() { records.len().saturating_sub(FIRST_REPLAY) } else { 0 };
+    let replay: Vec<DisplayEvent> = records[skip..].iter().map(|r| DisplayEvent::of(today, r.seq, r.at, &r.event)).collect();
+    let sent = replay.last().map(|e| e.seq).or(last_seen).unwrap_or(0);
+    // Jitter, so that ten thousand screens do not all come back in the same instant.
+    let retry = 2_000 + rand::thread_rng().gen_range(0..3_000);
+    let head: Vec<Bytes> = std::iter::once(Bytes::from(format!("retry: {retry}\n\n"))).chain(replay.iter().map(sse_frame)).collect();
+    let store = state.store.clone();
+    let tail = stream::unfold((live, tokio::time::interval(HEARTBEAT), sent), move |(mut live, mut heartbeat, mut sent)| {
+        let store = store.clone();
+        let office_id = office_id.clone();
+        async move {
+            loop {
+                tokio::select! {
+                    received = live.recv() => match received {
+                        Ok(event) if event.seq > sent || event.day != today => {
+                            sent = event.seq;
+                            return Some((sse_frame(&event), (live, heartbeat, sent)));
+                        }
+                        Ok(_) => continue,
+                        // Fell behind the buffer: catch up from the store.
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            let missed = store.queue_events(&office_id, today, sent).await.unwrap_or_default();
+                            let frames: Vec<u8> = missed.iter().flat_map(|r| sse_frame(&DisplayEvent::of(today, r.seq, r.at, &r.event)).to_vec()).collect();
+                            if let Some(last) = missed.last() {
+                                sent = last.seq;
+                            }
+                            return Some((Bytes::from(frames), (live, heartbeat, sent)));
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    },
+                    _ = heartbeat.tick() => return Some((Bytes::from_static(b": heartbeat\n\n"), (live, heartbeat, sent))),
+                }
+            }
+        }
+    });
+    let body = stream::iter(head).chain(tail).map(Ok::<_, actix_web::Error>);
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body))
+}
