@@ -29,8 +29,9 @@ use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 
 use crate::error::{catalog, ApiError};
-use crate::html::{esc, page};
+use crate::html::esc;
 use crate::i18n::Lang;
+use crate::pages::html;
 use crate::AppState;
 
 const DEVICE_COOKIE: &str = "pz_device";
@@ -132,12 +133,7 @@ async fn kiosk(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang)
         esc(&office.name),
         t(locale, "kiosk-walk-in")
     );
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page(
-        locale,
-        req.uri().path(),
-        &catalog().t(locale, "kiosk-title"),
-        &body,
-    )))
+    Ok(html(&req, locale, &catalog().t(locale, "kiosk-title"), &body))
 }
 
 #[derive(Deserialize)]
@@ -175,12 +171,7 @@ async fn walk_in(
         t(locale, "kiosk-print"),
         t(locale, "kiosk-again"),
     );
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page(
-        locale,
-        "/kiosk",
-        &catalog().t(locale, "kiosk-ticket-title"),
-        &body,
-    )))
+    Ok(html(&req, locale, &catalog().t(locale, "kiosk-ticket-title"), &body))
 }
 
 async fn display(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang) -> Result<HttpResponse, ApiError> {
@@ -211,12 +202,7 @@ source.onerror = () => document.body.classList.add('offline');
         ticket = t(locale, "display-ticket"),
         counter = t(locale, "display-counter"),
     );
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page(
-        locale,
-        "/display",
-        &catalog().t(locale, "display-title"),
-        &body,
-    )))
+    Ok(html(&req, locale, &catalog().t(locale, "display-title"), &body))
 }
 
 /// `{day}:{seq}` from a `Last-Event-ID`.

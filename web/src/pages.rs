@@ -54,7 +54,7 @@ fn fail(locale: Locale) -> impl Fn(ErrorCode) -> ApiError {
 }
 
 /// Sends the page, remembering an explicitly chosen language in a cookie.
-fn html(req: &HttpRequest, locale: Locale, title: &str, body: &str) -> HttpResponse {
+pub(crate) fn html(req: &HttpRequest, locale: Locale, title: &str, body: &str) -> HttpResponse {
     let mut response = HttpResponse::Ok();
     response.content_type("text/html; charset=utf-8");
     if req.query_string().contains("lang=") {
