@@ -791,3 +791,98 @@ macro_rules! shared_ops {
     };
 }
 pub(crate) use shared_ops;
+
+/// The `Store` implementation both backends share: everything but their connection set-up,
+/// durability check and backup, which each backend has as inherent `durability` and `backup`.
+/// Expects a `shared` module (from [`shared_ops!`]) and `writer` / `readers` pools in scope.
+macro_rules! store_impl {
+    ($Store:ident, $backend:expr, $begin:literal, $migrations:expr) => {
+        #[async_trait::async_trait]
+        impl crate::Store for $Store {
+            fn backend(&self) -> crate::Backend {
+                $backend
+            }
+
+            async fn migrate(&self) -> Result<(), crate::StoreError> {
+                shared::migrate(&self.writer, $migrations).await
+            }
+
+            async fn check_durability(&self) -> Result<(), crate::StoreError> {
+                self.durability().await
+            }
+
+            async fn apply_batch(
+                &self,
+                writes: &[crate::Write],
+            ) -> Result<Vec<Result<crate::Outcome, prepazka_models::ErrorCode>>, crate::StoreError> {
+                let mut conn = self.writer.acquire().await?;
+                shared::apply_batch(&mut conn, $begin, writes).await
+            }
+
+            async fn offices(&self) -> Result<Vec<prepazka_models::office::Office>, crate::StoreError> {
+                shared::offices(&self.readers).await
+            }
+
+            async fn slot_seats(
+                &self,
+                office: &prepazka_models::ids::OfficeId,
+                from: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<(prepazka_models::booking::SlotKey, prepazka_models::booking::Seats)>, crate::StoreError> {
+                shared::slot_seats(&self.readers, office, from).await
+            }
+
+            async fn booking_by_code(
+                &self,
+                code: &prepazka_models::ids::BookingCode,
+            ) -> Result<Option<crate::BookingRecord>, crate::StoreError> {
+                shared::booking_by_code(&self.readers, code).await
+            }
+
+            async fn bookings_by_hold(&self, hold_ref: &str) -> Result<Vec<crate::BookingRecord>, crate::StoreError> {
+                shared::bookings_by_hold(&self.readers, hold_ref).await
+            }
+
+            async fn idempotent_response(&self, scope: &str, key: &str) -> Result<Option<crate::StoredResponse>, crate::StoreError> {
+                shared::idempotent_response(&self.readers, scope, key).await
+            }
+
+            async fn outbox(&self) -> Result<Vec<crate::OutboxRecord>, crate::StoreError> {
+                shared::outbox(&self.readers).await
+            }
+
+            async fn audit_for(&self, subject: &str) -> Result<Vec<crate::AuditRecord>, crate::StoreError> {
+                shared::audit_for(&self.readers, subject).await
+            }
+
+            async fn device(
+                &self,
+                token_hash: &str,
+            ) -> Result<Option<(prepazka_models::ids::OfficeId, prepazka_models::office::DeviceKind)>, crate::StoreError> {
+                shared::device(&self.readers, token_hash).await
+            }
+
+            async fn queue_events(
+                &self,
+                office: &prepazka_models::ids::OfficeId,
+                day: chrono::NaiveDate,
+                after: u64,
+            ) -> Result<Vec<crate::QueueRecord>, crate::StoreError> {
+                shared::queue_events(&self.readers, office, day, after).await
+            }
+
+            async fn booking_counts(&self) -> Result<crate::BookingCounts, crate::StoreError> {
+                shared::booking_counts(&self.readers).await
+            }
+
+            async fn backup_to(&self, path: &std::path::Path) -> Result<(), crate::StoreError> {
+                self.backup(path).await
+            }
+
+            async fn close(&self) {
+                self.writer.close().await;
+                self.readers.close().await;
+            }
+        }
+    };
+}
+pub(crate) use store_impl;

@@ -5,7 +5,6 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Row};
 
@@ -32,17 +31,10 @@ impl PgStore {
     }
 }
 
-#[async_trait]
-impl crate::Store for PgStore {
-    fn backend(&self) -> crate::Backend {
-        crate::Backend::Postgres
-    }
+crate::ops::store_impl!(PgStore, crate::Backend::Postgres, "BEGIN", migrate::POSTGRES);
 
-    async fn migrate(&self) -> Result<(), crate::StoreError> {
-        shared::migrate(&self.writer, migrate::POSTGRES).await
-    }
-
-    async fn check_durability(&self) -> Result<(), crate::StoreError> {
+impl PgStore {
+    async fn durability(&self) -> Result<(), crate::StoreError> {
         let fsync: String = sqlx::query("SHOW fsync").fetch_one(&self.writer).await?.try_get(0)?;
         let commit: String = sqlx::query("SHOW synchronous_commit").fetch_one(&self.writer).await?.try_get(0)?;
         if fsync != "on" {
@@ -54,72 +46,7 @@ impl crate::Store for PgStore {
         Ok(())
     }
 
-    async fn apply_batch(
-        &self,
-        writes: &[crate::Write],
-    ) -> Result<Vec<Result<crate::Outcome, prepazka_models::ErrorCode>>, crate::StoreError> {
-        let mut conn = self.writer.acquire().await?;
-        shared::apply_batch(&mut conn, "BEGIN", writes).await
-    }
-
-    async fn offices(&self) -> Result<Vec<prepazka_models::office::Office>, crate::StoreError> {
-        shared::offices(&self.readers).await
-    }
-
-    async fn slot_seats(
-        &self,
-        office: &prepazka_models::ids::OfficeId,
-        from: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<(prepazka_models::booking::SlotKey, prepazka_models::booking::Seats)>, crate::StoreError> {
-        shared::slot_seats(&self.readers, office, from).await
-    }
-
-    async fn booking_by_code(&self, code: &prepazka_models::ids::BookingCode) -> Result<Option<crate::BookingRecord>, crate::StoreError> {
-        shared::booking_by_code(&self.readers, code).await
-    }
-
-    async fn bookings_by_hold(&self, hold_ref: &str) -> Result<Vec<crate::BookingRecord>, crate::StoreError> {
-        shared::bookings_by_hold(&self.readers, hold_ref).await
-    }
-
-    async fn idempotent_response(&self, scope: &str, key: &str) -> Result<Option<crate::StoredResponse>, crate::StoreError> {
-        shared::idempotent_response(&self.readers, scope, key).await
-    }
-
-    async fn outbox(&self) -> Result<Vec<crate::OutboxRecord>, crate::StoreError> {
-        shared::outbox(&self.readers).await
-    }
-
-    async fn audit_for(&self, subject: &str) -> Result<Vec<crate::AuditRecord>, crate::StoreError> {
-        shared::audit_for(&self.readers, subject).await
-    }
-
-    async fn device(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<(prepazka_models::ids::OfficeId, prepazka_models::office::DeviceKind)>, crate::StoreError> {
-        shared::device(&self.readers, token_hash).await
-    }
-
-    async fn queue_events(
-        &self,
-        office: &prepazka_models::ids::OfficeId,
-        day: chrono::NaiveDate,
-        after: u64,
-    ) -> Result<Vec<crate::QueueRecord>, crate::StoreError> {
-        shared::queue_events(&self.readers, office, day, after).await
-    }
-
-    async fn booking_counts(&self) -> Result<crate::BookingCounts, crate::StoreError> {
-        shared::booking_counts(&self.readers).await
-    }
-
-    async fn backup_to(&self, _path: &Path) -> Result<(), crate::StoreError> {
+    async fn backup(&self, _path: &Path) -> Result<(), crate::StoreError> {
         Err(crate::StoreError::Unsupported("back up PostgreSQL with pg_dump or pg_basebackup (see docs/OPERATIONS.md)"))
-    }
-
-    async fn close(&self) {
-        self.writer.close().await;
-        self.readers.close().await;
     }
 }
