@@ -116,3 +116,51 @@ async fn kiosk_ticket_reaches_the_display_live_and_on_reconnect() {
         .expect("request");
     assert_eq!(res.status().as_u16(), 400);
 }
+
+/// Checking an appointment in at the kiosk: too early, at the wrong office, with a wrong date of
+/// birth or a forged QR payload, each gets its own clear answer in the kiosk's language.
+#[actix_rt::test]
+async fn kiosk_check_in_refusals() {
+    let server = Server::start(Backend::Sqlite).await;
+    let c = awc::Client::builder().disable_redirects().timeout(Duration::from_secs(30)).finish();
+    let token = verify_population(&c, &server, 777).await;
+    let start = free_slots(&c, &server, "praha-zizkov", "visa_sticker").await.first().expect("slot").0.clone();
+    let (_, held) = hold(&c, &server, &token, "praha-zizkov", "visa_sticker", &start, "h").await;
+    let (status, confirmed) = confirm(&c, &server, &token, held["hold_id"].as_str().expect("id"), "c").await;
+    assert_eq!(status, 201);
+    let code = confirmed["bookings"][0]["booking_code"].as_str().expect("code").to_owned();
+    let qr = confirmed["bookings"][0]["check_in_qr"].as_str().expect("qr").to_owned();
+    let born = prepazka_actors::registry::population_birth_date(777).expect("date").to_string();
+    let here = enrol(&c, &enrolment_link(&server, "praha-zizkov", "kiosk")).await;
+    let elsewhere = enrol(&c, &enrolment_link(&server, "brno", "kiosk")).await;
+    let check_in = |kiosk: String, fields: Vec<(&'static str, String)>| {
+        let c = c.clone();
+        let url = format!("{}/kiosk/check-in", server.url);
+        async move {
+            let mut res = c
+                .post(url)
+                .insert_header(("Cookie", kiosk))
+                .insert_header(("Accept-Language", "uk"))
+                .send_form(&fields)
+                .await
+                .expect("check-in");
+            (res.status().as_u16(), String::from_utf8_lossy(&res.body().await.expect("body")).into_owned())
+        }
+    };
+    let (status, page) = check_in(here.clone(), vec![("booking_code", code.clone()), ("date_of_birth", born.clone())]).await;
+    assert_eq!(status, 422, "the slot is tomorrow or later: {page}");
+    assert!(page.contains("Зареєструватися ще зарано"), "{page}");
+    let (status, page) = check_in(here.clone(), vec![("booking_code", qr.clone())]).await;
+    assert_eq!(status, 422, "the QR code alone identifies the booking: {page}");
+    let (status, page) = check_in(elsewhere, vec![("booking_code", code.clone()), ("date_of_birth", born.clone())]).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("іншого відділення"), "{page}");
+    let (status, _) = check_in(here.clone(), vec![("booking_code", code.clone()), ("date_of_birth", "1900-01-01".into())]).await;
+    assert_eq!(status, 404);
+    let flipped = if qr.ends_with('0') { '1' } else { '0' };
+    let forged = format!("{}{flipped}", &qr[..qr.len() - 1]);
+    let (status, _) = check_in(here.clone(), vec![("booking_code", forged)]).await;
+    assert_eq!(status, 400);
+    let (status, _) = check_in(here, vec![("booking_code", "'; DROP TABLE bookings; --".into())]).await;
+    assert_eq!(status, 400);
+}

@@ -9,10 +9,12 @@ CREATE TABLE queue_events (
     kind       TEXT NOT NULL,
     ticket     TEXT NOT NULL,
     counter    BIGINT,
+    booking_id BIGINT REFERENCES bookings(id),
     event      TEXT NOT NULL,
     CONSTRAINT queue_events_pkey PRIMARY KEY (office_id, day, seq)
 );
 -- The database is the arbiter: a ticket is issued once and called once per office and day,
 -- whatever the actors believe.
 CREATE UNIQUE INDEX queue_events_issued_once ON queue_events (office_id, day, ticket) WHERE kind IN ('issued', 'transferred');
+CREATE UNIQUE INDEX queue_events_checked_in_once ON queue_events (office_id, day, booking_id) WHERE kind = 'issued' AND booking_id IS NOT NULL;
 CREATE UNIQUE INDEX queue_events_called_once ON queue_events (office_id, day, ticket) WHERE kind = 'called';

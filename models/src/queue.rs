@@ -89,9 +89,10 @@ impl fmt::Display for TicketNumber {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Origin {
-    /// Checked in for a booked slot starting at `slot`.
+    /// Checked in for booking `booking`, whose slot starts at `slot`.
     Appointment {
         slot: DateTime<Utc>,
+        booking: i64,
     },
     WalkIn,
 }
@@ -139,7 +140,7 @@ impl Default for PolicyParams {
 fn rank(ticket: &Ticket, now: DateTime<Utc>, params: &PolicyParams) -> (u8, DateTime<Utc>, DateTime<Utc>) {
     let waited = now - ticket.arrived_at;
     match ticket.origin {
-        Origin::Appointment { slot } if slot - params.due_before <= now => (1, slot, ticket.arrived_at),
+        Origin::Appointment { slot, .. } if slot - params.due_before <= now => (1, slot, ticket.arrived_at),
         Origin::WalkIn if waited >= params.walk_in_max_wait => (0, ticket.arrived_at, ticket.arrived_at),
         _ if ticket.priority => (2, ticket.arrived_at, ticket.arrived_at),
         _ => (3, ticket.arrived_at, ticket.arrived_at),
@@ -157,6 +158,40 @@ pub fn pick_next<'t>(
         .into_iter()
         .filter(|t| t.state == TicketState::Waiting && services.contains(&t.service))
         .min_by_key(|t| (rank(t, now, params), t.number))
+}
+
+/// When an appointment may be checked in: from `early` before its slot to `grace` after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckInWindow {
+    pub early: Duration,
+    pub grace: Duration,
+}
+
+impl Default for CheckInWindow {
+    fn default() -> Self {
+        Self { early: Duration::minutes(60), grace: Duration::minutes(15) }
+    }
+}
+
+/// Whether a booking for `booked_at` starting at `slot` can be checked in at office `here` now.
+/// (Checking in twice is refused by the queue itself.)
+pub fn check_in_rules(
+    booked_at: &crate::ids::OfficeId,
+    here: &crate::ids::OfficeId,
+    slot: DateTime<Utc>,
+    now: DateTime<Utc>,
+    window: CheckInWindow,
+) -> Result<(), ErrorCode> {
+    if booked_at != here {
+        return Err(ErrorCode::WrongOffice);
+    }
+    if now < slot - window.early {
+        return Err(ErrorCode::TooEarly);
+    }
+    if now > slot + window.grace {
+        return Err(ErrorCode::TooLate);
+    }
+    Ok(())
 }
 
 /// A transition of the queue. The office decides it, persists it (in order, per office and
@@ -220,6 +255,14 @@ impl QueueEvent {
             | QueueEvent::Completed { number }
             | QueueEvent::NoShow { number } => *number,
             QueueEvent::Transferred { to, .. } => *to,
+        }
+    }
+
+    /// The booking an `Issued` appointment ticket was checked in for.
+    pub fn booking(&self) -> Option<i64> {
+        match self {
+            QueueEvent::Issued { origin: Origin::Appointment { booking, .. }, .. } => Some(*booking),
+            _ => None,
         }
     }
 
@@ -312,6 +355,13 @@ impl OfficeQueue {
     pub fn decide(&self, command: &QueueCommand, now: DateTime<Utc>) -> Result<QueueEvent, ErrorCode> {
         match command {
             QueueCommand::Issue { service, origin, priority } => {
+                if let Origin::Appointment { booking, .. } = origin {
+                    let already =
+                        self.tickets.values().any(|t| matches!(t.origin, Origin::Appointment { booking: b, .. } if b == *booking));
+                    if already {
+                        return Err(ErrorCode::AlreadyCheckedIn);
+                    }
+                }
                 Ok(QueueEvent::Issued { number: self.next_number(*service)?, service: *service, origin: *origin, priority: *priority })
             }
             QueueCommand::CallNext { counter, services } => pick_next(self.tickets.values(), services, now, &self.params)

@@ -51,6 +51,9 @@ fn constraint_code(err: &sqlx::Error) -> Option<ErrorCode> {
         if mentions("queue_events_pkey", "queue_events.seq") {
             return Some(ErrorCode::Unavailable);
         }
+        if mentions("queue_events_checked_in_once", "queue_events.booking_id") {
+            return Some(ErrorCode::AlreadyCheckedIn);
+        }
         if mentions("queue_events_called_once", "queue_events.ticket") || mentions("queue_events_issued_once", "queue_events.ticket") {
             return Some(ErrorCode::TicketNotAtCounter);
         }
@@ -416,7 +419,8 @@ macro_rules! shared_ops {
                 Write::QueueEvent { office, day, record } => {
                     let event = serde_json::to_string(&record.event).map_err(|_| ItemError::Rule(ErrorCode::Internal))?;
                     let append = Stmt::new(
-                        "INSERT INTO queue_events (office_id, day, seq, at, kind, ticket, counter, event) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                        "INSERT INTO queue_events (office_id, day, seq, at, kind, ticket, counter, booking_id, event) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                     )
                     .arg(Arg::text(office.as_str()))
                     .arg(Arg::Text(day.to_string()))
@@ -425,6 +429,7 @@ macro_rules! shared_ops {
                     .arg(Arg::text(record.event.kind()))
                     .arg(Arg::Text(record.event.ticket().to_string()))
                     .arg(Arg::OptInt(record.event.counter().map(i64::from)))
+                    .arg(Arg::OptInt(record.event.booking()))
                     .arg(Arg::Text(event));
                     in_savepoint(item, vec![append]).await?;
                     Ok(Outcome::Done)

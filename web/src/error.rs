@@ -97,6 +97,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | HouseholdSlotsUnavailable
         | BookingNotActive
         | SameSlot
+        | AlreadyCheckedIn
         | IdempotencyKeyInFlight
         | TicketNotAtCounter
         | RecallLimitReached
@@ -113,7 +114,10 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | BeyondHorizon
         | OfficeClosed
         | NotInHousehold
-        | IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+        | IdempotencyKeyReused
+        | WrongOffice
+        | TooEarly
+        | TooLate => StatusCode::UNPROCESSABLE_ENTITY,
         TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         Unavailable | RegistryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,

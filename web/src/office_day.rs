@@ -16,11 +16,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use fluent_bundle::FluentValue;
 use futures_util::stream::{self, StreamExt as _};
+use prepazka_models::booking::BookingStatus;
 use prepazka_models::calendar::prague_date;
+use prepazka_models::identity::parse_iso_date;
+use prepazka_models::ids::BookingCode;
 use prepazka_models::ids::OfficeId;
 use prepazka_models::locale::Locale;
 use prepazka_models::office::DeviceKind;
-use prepazka_models::queue::{DisplayEvent, Origin, QueueCommand, TicketState};
+use prepazka_models::queue::{check_in_rules, CheckInWindow, DisplayEvent, Origin, QueueCommand, TicketState};
 use prepazka_models::service::ServiceKind;
 use prepazka_models::ErrorCode;
 use rand::Rng as _;
@@ -43,6 +46,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/enrol/{token}", web::get().to(enrol))
         .route("/kiosk", web::get().to(kiosk))
         .route("/kiosk/walk-in", web::post().to(walk_in))
+        .route("/kiosk/check-in", web::post().to(check_in))
         .route("/display", web::get().to(display))
         .route("/display/events", web::get().to(display_events));
 }
@@ -157,8 +161,19 @@ async fn walk_in(
     }
     office.service(service).ok_or(fail(ErrorCode::ServiceNotOffered))?;
     let record = handle.queue(QueueCommand::Issue { service, origin: Origin::WalkIn, priority: false }).await.map_err(fail)?;
+    ticket_page(&req, locale, handle, service, &record).await
+}
+
+/// The kiosk's answer: the ticket number, its service, how many wait before it; printable.
+async fn ticket_page(
+    req: &HttpRequest,
+    locale: Locale,
+    handle: &prepazka_actors::OfficeHandle,
+    service: ServiceKind,
+    record: &prepazka_store::QueueRecord,
+) -> Result<HttpResponse, ApiError> {
     let number = record.event.ticket();
-    let tickets = handle.tickets().await.map_err(fail)?;
+    let tickets = handle.tickets().await.map_err(|code| ApiError::page(code, locale))?;
     let before = tickets.iter().filter(|t| t.service == service && t.state == TicketState::Waiting && t.number < number).count();
     let body = format!(
         r#"{KIOSK_STYLE}<div class="card"><p>{}</p><p class="ticket" data-ticket>{}</p><p>{}</p><p>{}</p><p class="muted">{}</p></div>
@@ -171,7 +186,47 @@ async fn walk_in(
         t(locale, "kiosk-print"),
         t(locale, "kiosk-again"),
     );
-    Ok(html(&req, locale, &catalog().t(locale, "kiosk-ticket-title"), &body))
+    Ok(html(req, locale, &catalog().t(locale, "kiosk-ticket-title"), &body))
+}
+
+#[derive(Deserialize)]
+struct CheckIn {
+    booking_code: String,
+    date_of_birth: Option<String>,
+}
+
+/// Checks an appointment in: by the scanned QR payload (`PZK1:…`), or by the typed booking
+/// code and date of birth (rate-limited like "my booking"). The booking must be confirmed, for
+/// this office, and within its check-in window; checking in twice is refused by the queue and,
+/// behind it, by the database.
+async fn check_in(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Lang(locale): Lang,
+    form: web::Form<CheckIn>,
+) -> Result<HttpResponse, ApiError> {
+    let fail = |code| ApiError::page(code, locale);
+    let office_id = device_office(&state, &req, DeviceKind::Kiosk, locale).await?;
+    let handle = state.directory.get(&office_id).ok_or(fail(ErrorCode::OfficeNotFound))?;
+    let typed = form.booking_code.trim();
+    let booking = if let Some(payload) = typed.strip_prefix("PZK1:") {
+        let code = BookingCode::parse(payload.split(':').next().unwrap_or_default()).map_err(fail)?;
+        if state.secrets.check_in_payload(&code) != typed {
+            return Err(fail(ErrorCode::InvalidBookingCode));
+        }
+        state.store.booking_by_code(&code).await.map_err(|_| fail(ErrorCode::Unavailable))?.ok_or(fail(ErrorCode::BookingNotFound))?
+    } else {
+        let code = BookingCode::parse(typed).map_err(fail)?;
+        let born = parse_iso_date(form.date_of_birth.as_deref().unwrap_or_default()).map_err(fail)?;
+        state.find_booking(&crate::api::client_of(&req), &code, born).await.map_err(fail)?
+    };
+    if booking.status != BookingStatus::Confirmed {
+        return Err(fail(ErrorCode::BookingNotActive));
+    }
+    check_in_rules(&booking.office, &office_id, booking.starts_at, state.clock.now(), CheckInWindow::default()).map_err(fail)?;
+    let origin = Origin::Appointment { slot: booking.starts_at, booking: booking.id };
+    let record = handle.queue(QueueCommand::Issue { service: booking.service, origin, priority: false }).await.map_err(fail)?;
+    ticket_page(&req, locale, handle, booking.service, &record).await
 }
 
 async fn display(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang) -> Result<HttpResponse, ApiError> {

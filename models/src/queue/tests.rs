@@ -49,7 +49,7 @@ fn ticket_numbers() {
 fn call_next_policy_table() {
     use ServiceKind::*;
     let walk = Origin::WalkIn;
-    let appt = |h, m| Origin::Appointment { slot: at(h, m) };
+    let appt = |h, m| Origin::Appointment { slot: at(h, m), booking: i64::from(h * 100 + m) };
     type Row = (&'static str, Vec<(ServiceKind, Origin, bool, DateTime<Utc>)>, DateTime<Utc>, Vec<ServiceKind>, Option<&'static str>);
     let cases: Vec<Row> = vec![
         (
@@ -167,7 +167,11 @@ fn replay_rebuilds_the_queue() {
     record(&mut q, QueueCommand::Issue { service: ServiceKind::Interview, origin: Origin::WalkIn, priority: true }, at(8, 0));
     record(
         &mut q,
-        QueueCommand::Issue { service: ServiceKind::VisaSticker, origin: Origin::Appointment { slot: at(8, 30) }, priority: false },
+        QueueCommand::Issue {
+            service: ServiceKind::VisaSticker,
+            origin: Origin::Appointment { slot: at(8, 30), booking: 7 },
+            priority: false,
+        },
         at(8, 5),
     );
     record(&mut q, QueueCommand::CallNext { counter: 2, services: all() }, at(8, 10));
@@ -222,7 +226,7 @@ proptest! {
         for step in steps {
             match step {
                 Step::Arrive { service, appointment_in, priority } => {
-                    let origin = appointment_in.map_or(Origin::WalkIn, |m| Origin::Appointment { slot: now + Duration::minutes(m) });
+                    let origin = appointment_in.map_or(Origin::WalkIn, |m| Origin::Appointment { slot: now + Duration::minutes(m), booking: issued_count as i64 });
                     let event = q.execute(&QueueCommand::Issue { service: services[service], origin, priority }, now);
                     let was_issued = matches!(event, Ok(QueueEvent::Issued { .. }));
                     prop_assert!(was_issued);
@@ -239,7 +243,7 @@ proptest! {
                         prop_assert!(chosen.is_some(), "called a ticket that was not waiting for this counter");
                         let chosen = chosen.unwrap_or_else(|| unreachable!());
                         let starving = |t: &Ticket| t.origin == Origin::WalkIn && now - t.arrived_at >= params.walk_in_max_wait;
-                        let due = |t: &Ticket| matches!(t.origin, Origin::Appointment { slot } if slot - params.due_before <= now);
+                        let due = |t: &Ticket| matches!(t.origin, Origin::Appointment { slot, .. } if slot - params.due_before <= now);
                         if waiting.iter().any(starving) {
                             prop_assert!(starving(&chosen), "a starving walk-in was passed over");
                             prop_assert!(waiting.iter().filter(|t| starving(t)).all(|t| t.arrived_at >= chosen.arrived_at));
@@ -266,4 +270,27 @@ proptest! {
             prop_assert_eq!(numbers, expected, "numbers unique and increasing from 1");
         }
     }
+}
+
+#[test]
+fn check_in_window_and_office() {
+    let here = crate::ids::OfficeId::parse("brno").unwrap_or_else(|_| unreachable!());
+    let there = crate::ids::OfficeId::parse("olomouc").unwrap_or_else(|_| unreachable!());
+    let window = CheckInWindow::default();
+    let slot = at(10, 0);
+    let cases = [
+        (&here, at(8, 59), Err(ErrorCode::TooEarly)),
+        (&here, at(9, 0), Ok(())),
+        (&here, at(10, 15), Ok(())),
+        (&here, at(10, 16), Err(ErrorCode::TooLate)),
+        (&there, at(9, 30), Err(ErrorCode::WrongOffice)),
+    ];
+    for (booked_at, now, expected) in cases {
+        assert_eq!(check_in_rules(booked_at, &here, slot, now, window), expected, "{now}");
+    }
+    let mut q = queue();
+    let appointment = Origin::Appointment { slot, booking: 42 };
+    issue(&mut q, ServiceKind::Interview, appointment, false, at(9, 30));
+    let twice = q.execute(&QueueCommand::Issue { service: ServiceKind::Interview, origin: appointment, priority: false }, at(9, 31));
+    assert_eq!(twice, Err(ErrorCode::AlreadyCheckedIn));
 }
