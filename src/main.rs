@@ -233,8 +233,13 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
             }
         })
     };
-    let devices =
-        if demo { enrol_demo_devices(&store, &state, &format!("{scheme}://{address}"), &config.secret_file).await? } else { String::new() };
+    let devices = if demo {
+        let devices = enrol_demo_devices(&store, &state, &format!("{scheme}://{address}"), &config.secret_file).await?;
+        let staff = create_demo_staff(&store, &config.secret_file).await?;
+        format!("{devices}\n{staff}")
+    } else {
+        String::new()
+    };
     // The first line on stdout is the address: tests and scripts read it. A reader that went
     // away must not take the server down, so write errors are ignored.
     {
@@ -301,6 +306,31 @@ async fn enrol_demo_devices(
         file.display(),
         sample.iter().map(|l| l.as_str()).collect::<Vec<_>>().join("\n  ")
     ))
+}
+
+/// Demo officers for two offices, with fresh random passwords at every demo start, written to
+/// `staff.txt` beside the secret; never hard-coded in the binary.
+async fn create_demo_staff(store: &prepazka_store::SharedStore, secret_file: &std::path::Path) -> Result<String, String> {
+    use prepazka_models::ids::OfficeId;
+    use prepazka_models::office::{StaffMember, StaffRole};
+    let now = chrono::Utc::now();
+    let mut writes = Vec::new();
+    let mut lines = Vec::new();
+    for office in ["praha-zizkov", "brno"] {
+        let username = format!("officer-{office}");
+        let password = prepazka_web::office_day::new_token()[..16].to_owned();
+        let password_hash = prepazka_web::staff::hash_password(&password).map_err(|e| e.to_string())?;
+        let member = StaffMember { username: username.clone(), office: OfficeId::parse(office).ok(), role: StaffRole::Officer };
+        writes.push(Write::UpsertStaff { member, password_hash, now });
+        lines.push(format!("{username} {password}"));
+    }
+    let results = store.apply_batch(&writes).await.map_err(|e| e.to_string())?;
+    if let Some(Err(code)) = results.into_iter().find(Result::is_err) {
+        return Err(format!("creating demo staff: {code}"));
+    }
+    let file = secret_file.with_file_name("staff.txt");
+    std::fs::write(&file, lines.join("\n") + "\n").map_err(|e| format!("writing {}: {e}", file.display()))?;
+    Ok(format!("Demo staff (sign in at /staff/login; also in {}):\n  {}", file.display(), lines.join("\n  ")))
 }
 
 async fn backup(config: &Config, to: Option<PathBuf>) -> Result<(), String> {

@@ -164,3 +164,80 @@ async fn kiosk_check_in_refusals() {
     let (status, _) = check_in(here, vec![("booking_code", "'; DROP TABLE bookings; --".into())]).await;
     assert_eq!(status, 400);
 }
+
+/// Signs in and returns the session cookie.
+async fn sign_in(c: &awc::Client, server: &Server, username: &str, password: &str) -> (u16, Option<String>) {
+    let res =
+        c.post(format!("{}/staff/login", server.url)).send_form(&[("username", username), ("password", password)]).await.expect("login");
+    let cookie = res.headers().get("set-cookie").and_then(|v| v.to_str().ok()).map(|v| v.split(';').next().unwrap_or_default().to_owned());
+    (res.status().as_u16(), cookie)
+}
+
+fn staff_password(server: &Server, username: &str) -> String {
+    let staff = std::fs::read_to_string(server.data_dir.join("staff.txt")).expect("staff.txt");
+    staff.lines().find_map(|l| l.strip_prefix(&format!("{username} "))).expect("demo officer").to_owned()
+}
+
+async fn counter_page(c: &awc::Client, server: &Server, session: &str, counter: u16) -> (u16, String) {
+    let mut res =
+        c.get(format!("{}/counter?counter={counter}", server.url)).insert_header(("Cookie", session)).send().await.expect("counter page");
+    (res.status().as_u16(), String::from_utf8_lossy(&res.body().await.expect("body")).into_owned())
+}
+
+/// An officer signs in, calls the kiosk's ticket to counter 3, and the display stream shows the
+/// call; forms without the session's CSRF token, or without a session, are refused.
+#[actix_rt::test]
+async fn officer_calls_a_ticket_to_the_display() {
+    let server = Server::start(Backend::Sqlite).await;
+    let c = awc::Client::builder().disable_redirects().timeout(Duration::from_secs(30)).finish();
+    assert_eq!(sign_in(&c, &server, "officer-praha-zizkov", "wrong-password").await.0, 401);
+    let (status, session) = sign_in(&c, &server, "officer-praha-zizkov", &staff_password(&server, "officer-praha-zizkov")).await;
+    assert_eq!(status, 303);
+    let session = session.expect("session cookie");
+    let kiosk = enrol(&c, &enrolment_link(&server, "praha-zizkov", "kiosk")).await;
+    let display = enrol(&c, &enrolment_link(&server, "praha-zizkov", "display")).await;
+    let mut stream = EventStream::open(&server, &display, None).await;
+    stream.read_until("retry: ").await;
+    assert_eq!(take_ticket(&c, &server, &kiosk, "interview").await, "I001");
+
+    let (status, page) = counter_page(&c, &server, &session, 3).await;
+    assert_eq!(status, 200, "{page}");
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("csrf token").to_owned();
+    let call = |fields: Vec<(&'static str, String)>, cookie: Option<String>| {
+        let c = c.clone();
+        let url = format!("{}/counter/call", server.url);
+        async move {
+            let mut req = c.post(url);
+            if let Some(cookie) = cookie {
+                req = req.insert_header(("Cookie", cookie));
+            }
+            req.send_form(&fields).await.expect("call").status().as_u16()
+        }
+    };
+    assert_eq!(
+        call(vec![("csrf", "forged".into()), ("counter", "3".into()), ("service", "interview".into())], Some(session.clone())).await,
+        403
+    );
+    assert_eq!(call(vec![("csrf", csrf.clone()), ("counter", "3".into()), ("service", "interview".into())], None).await, 401);
+    assert_eq!(
+        call(vec![("csrf", csrf.clone()), ("counter", "3".into()), ("service", "interview".into())], Some(session.clone())).await,
+        303
+    );
+    let seen = stream.read_until("\"called\"").await;
+    assert!(seen.contains("\"ticket\":\"I001\"") && seen.contains("\"counter\":3"), "{seen}");
+    let (_, page) = counter_page(&c, &server, &session, 3).await;
+    assert!(page.contains("data-current-ticket>I001<"), "the counter shows its ticket");
+    // Nobody else waits for an interview.
+    assert_eq!(
+        call(vec![("csrf", csrf.clone()), ("counter", "4".into()), ("service", "interview".into())], Some(session.clone())).await,
+        409
+    );
+    let done = c
+        .post(format!("{}/counter/ticket", server.url))
+        .insert_header(("Cookie", session.as_str()))
+        .send_form(&[("csrf", csrf.as_str()), ("counter", "3"), ("ticket", "I001"), ("action", "complete")])
+        .await
+        .expect("complete");
+    assert_eq!(done.status().as_u16(), 303);
+    stream.read_until("\"completed\"").await;
+}

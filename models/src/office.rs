@@ -138,3 +138,43 @@ impl DeviceKind {
         [DeviceKind::Kiosk, DeviceKind::Display].into_iter().find(|k| k.as_str() == raw)
     }
 }
+
+/// What a member of staff may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffRole {
+    Officer,
+    Supervisor,
+    InterpretingOverseer,
+    Administrator,
+}
+
+impl StaffRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StaffRole::Officer => "officer",
+            StaffRole::Supervisor => "supervisor",
+            StaffRole::InterpretingOverseer => "interpreting_overseer",
+            StaffRole::Administrator => "administrator",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [StaffRole::Officer, StaffRole::Supervisor, StaffRole::InterpretingOverseer, StaffRole::Administrator]
+            .into_iter()
+            .find(|r| r.as_str() == raw)
+    }
+
+    /// Whether this role may work a counter (call, serve, transfer).
+    pub fn works_counters(self) -> bool {
+        matches!(self, StaffRole::Officer | StaffRole::Supervisor | StaffRole::InterpretingOverseer)
+    }
+}
+
+/// A signed-in member of staff, as a session finds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffMember {
+    pub username: String,
+    pub office: Option<OfficeId>,
+    pub role: StaffRole,
+}

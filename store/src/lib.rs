@@ -77,6 +77,12 @@ pub trait Store: Send + Sync + 'static {
     /// The office and kind of the enrolled, unrevoked device with this token hash.
     async fn device(&self, token_hash: &str) -> Result<Option<(OfficeId, prepazka_models::office::DeviceKind)>, StoreError>;
 
+    /// A member of staff and their password hash, to check a sign-in.
+    async fn staff(&self, username: &str) -> Result<Option<(prepazka_models::office::StaffMember, String)>, StoreError>;
+
+    /// The session with this cookie hash, if it has not expired at `now`.
+    async fn session(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<StaffSession>, StoreError>;
+
     /// The queue events of an office's day with `seq` greater than `after`, in order.
     async fn queue_events(&self, office: &OfficeId, day: chrono::NaiveDate, after: u64) -> Result<Vec<QueueRecord>, StoreError>;
 

@@ -12,12 +12,14 @@ pub(crate) const SQLITE: &[Migration] = &[
     Migration { version: 1, name: "booking", sql: include_str!("../../migrations/sqlite/0001_booking.sql") },
     Migration { version: 2, name: "queue", sql: include_str!("../../migrations/sqlite/0002_queue.sql") },
     Migration { version: 3, name: "devices", sql: include_str!("../../migrations/sqlite/0003_devices.sql") },
+    Migration { version: 4, name: "staff", sql: include_str!("../../migrations/sqlite/0004_staff.sql") },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
     Migration { version: 1, name: "booking", sql: include_str!("../../migrations/postgres/0001_booking.sql") },
     Migration { version: 2, name: "queue", sql: include_str!("../../migrations/postgres/0002_queue.sql") },
     Migration { version: 3, name: "devices", sql: include_str!("../../migrations/postgres/0003_devices.sql") },
+    Migration { version: 4, name: "staff", sql: include_str!("../../migrations/postgres/0004_staff.sql") },
 ];
 
 pub(crate) const CREATE_TABLE: &str =

@@ -86,6 +86,7 @@ pub(crate) enum Arg {
     Int(i64),
     OptInt(Option<i64>),
     Text(String),
+    OptText(Option<String>),
     Bool(bool),
 }
 
@@ -257,6 +258,7 @@ macro_rules! shared_ops {
                 Arg::Int(v) => query.bind(v),
                 Arg::OptInt(v) => query.bind(v),
                 Arg::Text(v) => query.bind(v),
+                Arg::OptText(v) => query.bind(v),
                 Arg::Bool(v) => query.bind(v),
             }
         }
@@ -414,6 +416,34 @@ macro_rules! shared_ops {
                         .arg(Arg::text(label))
                         .arg(Arg::Int(ms(*now)));
                     in_savepoint(item, vec![enrol]).await?;
+                    Ok(Outcome::Done)
+                }
+                Write::UpsertStaff { member, password_hash, now } => {
+                    let upsert = Stmt::new(
+                        "INSERT INTO staff (username, office_id, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (username) DO UPDATE SET office_id = excluded.office_id, role = excluded.role, password_hash = excluded.password_hash",
+                    )
+                    .arg(Arg::text(&member.username))
+                    .arg(Arg::OptText(member.office.as_ref().map(|o| o.as_str().to_owned())))
+                    .arg(Arg::text(member.role.as_str()))
+                    .arg(Arg::text(password_hash))
+                    .arg(Arg::Int(ms(*now)));
+                    in_savepoint(item, vec![upsert]).await?;
+                    Ok(Outcome::Done)
+                }
+                Write::OpenSession { token_hash, username, csrf, now, expires_at } => {
+                    let open = Stmt::new("INSERT INTO staff_sessions (token_hash, username, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                        .arg(Arg::text(token_hash))
+                        .arg(Arg::text(username))
+                        .arg(Arg::text(csrf))
+                        .arg(Arg::Int(ms(*now)))
+                        .arg(Arg::Int(ms(*expires_at)));
+                    let audit = audit(*now, username, "sign_in", username, serde_json::json!({}));
+                    in_savepoint(item, vec![open, audit]).await?;
+                    Ok(Outcome::Done)
+                }
+                Write::CloseSession { token_hash } => {
+                    in_savepoint(item, vec![Stmt::new("DELETE FROM staff_sessions WHERE token_hash = $1").arg(Arg::text(token_hash))]).await?;
                     Ok(Outcome::Done)
                 }
                 Write::QueueEvent { office, day, record } => {
@@ -716,6 +746,33 @@ macro_rules! shared_ops {
             .transpose()
         }
 
+        fn staff_member(row: &DbRow) -> Result<prepazka_models::office::StaffMember, StoreError> {
+            let office = row.try_get::<Option<String>, _>("office_id")?.map(|o| OfficeId::parse(&o).map_err(|_| corrupt("office id"))).transpose()?;
+            Ok(prepazka_models::office::StaffMember {
+                username: row.try_get("username")?,
+                office,
+                role: prepazka_models::office::StaffRole::parse(&row.try_get::<String, _>("role")?).ok_or_else(|| corrupt("staff role"))?,
+            })
+        }
+
+        pub(crate) async fn staff(pool: &Pool, username: &str) -> Result<Option<(prepazka_models::office::StaffMember, String)>, StoreError> {
+            let row = sqlx::query("SELECT username, office_id, role, password_hash FROM staff WHERE username = $1").bind(username).fetch_optional(pool).await?;
+            row.map(|row| Ok((staff_member(&row)?, row.try_get("password_hash")?))).transpose()
+        }
+
+        pub(crate) async fn session(pool: &Pool, token_hash: &str, now: DateTime<Utc>) -> Result<Option<crate::StaffSession>, StoreError> {
+            let row = sqlx::query(
+                "SELECT s.username, s.office_id, s.role, x.csrf, x.expires_at FROM staff_sessions x JOIN staff s ON s.username = x.username \
+                 WHERE x.token_hash = $1 AND x.expires_at > $2",
+            )
+            .bind(token_hash)
+            .bind(ms(now))
+            .fetch_optional(pool)
+            .await?;
+            row.map(|row| Ok(crate::StaffSession { member: staff_member(&row)?, csrf: row.try_get("csrf")?, expires_at: from_ms(row.try_get("expires_at")?)? }))
+                .transpose()
+        }
+
         pub(crate) async fn queue_events(pool: &Pool, office: &OfficeId, day: chrono::NaiveDate, after: u64) -> Result<Vec<crate::QueueRecord>, StoreError> {
             let rows = sqlx::query("SELECT seq, at, event FROM queue_events WHERE office_id = $1 AND day = $2 AND seq > $3 ORDER BY seq")
                 .bind(office.as_str())
@@ -864,6 +921,18 @@ macro_rules! store_impl {
                 token_hash: &str,
             ) -> Result<Option<(prepazka_models::ids::OfficeId, prepazka_models::office::DeviceKind)>, crate::StoreError> {
                 shared::device(&self.readers, token_hash).await
+            }
+
+            async fn staff(&self, username: &str) -> Result<Option<(prepazka_models::office::StaffMember, String)>, crate::StoreError> {
+                shared::staff(&self.readers, username).await
+            }
+
+            async fn session(
+                &self,
+                token_hash: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Option<crate::StaffSession>, crate::StoreError> {
+                shared::session(&self.readers, token_hash, now).await
             }
 
             async fn queue_events(

@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use prepazka_models::booking::BookingStatus;
 use prepazka_models::ids::{BookingCode, OfficeId, PersonKey};
 use prepazka_models::locale::Locale;
-use prepazka_models::office::{DeviceKind, Office};
+use prepazka_models::office::{DeviceKind, Office, StaffMember};
 use prepazka_models::queue::QueueEvent;
 use prepazka_models::service::ServiceKind;
 use serde::{Deserialize, Serialize};
@@ -113,6 +113,23 @@ pub enum Write {
         label: String,
         now: DateTime<Utc>,
     },
+    /// Creates or replaces a member of staff (password already hashed).
+    UpsertStaff {
+        member: StaffMember,
+        password_hash: String,
+        now: DateTime<Utc>,
+    },
+    /// Opens a server-side session under the SHA-256 of its cookie.
+    OpenSession {
+        token_hash: String,
+        username: String,
+        csrf: String,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    },
+    CloseSession {
+        token_hash: String,
+    },
     /// Appends one queue transition of an office's day.
     QueueEvent {
         office: OfficeId,
@@ -211,4 +228,12 @@ pub struct BookingCounts {
     pub expired: i64,
     pub outbox: i64,
     pub audit: i64,
+}
+
+/// A live staff session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffSession {
+    pub member: StaffMember,
+    pub csrf: String,
+    pub expires_at: DateTime<Utc>,
 }

@@ -89,8 +89,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | InvalidLocale
         | InvalidService
         | IdempotencyKeyMissing => StatusCode::BAD_REQUEST,
-        IdentityNotVerified | IdentityExpired | DeviceNotEnrolled => StatusCode::UNAUTHORIZED,
-        IdentityMismatch | WrongDevice => StatusCode::FORBIDDEN,
+        IdentityNotVerified | IdentityExpired | DeviceNotEnrolled | SignInFailed | NotSignedIn => StatusCode::UNAUTHORIZED,
+        IdentityMismatch | WrongDevice | FormExpired | RoleNotAllowed => StatusCode::FORBIDDEN,
         NotFound | OfficeNotFound | HoldNotFound | BookingNotFound | TicketNotFound => StatusCode::NOT_FOUND,
         SlotTaken
         | PersonCapReached

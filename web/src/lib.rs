@@ -19,6 +19,7 @@ pub mod office_day;
 pub mod ops;
 pub mod pages;
 pub mod secrets;
+pub mod staff;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -136,6 +137,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(ops::routes)
         .configure(api::routes)
         .configure(office_day::routes)
+        .configure(staff::routes)
         .configure(pages::routes);
 }
 
