@@ -11,10 +11,18 @@
 //   B  Vietnamese booking: Brno → interview → travel-document identity → hold → confirmation with
 //      one code; pages in Vietnamese.
 //   C  Russian error: a wrong PIN gives HTTP 401 and a Russian error box (role=alert).
+//   D  Office day at Praha II – Žižkov, each device in its own browser context (own cookies):
+//      the waiting-room display (enrolled from data/devices.txt, 1280×720) listens on its
+//      EventSource; the kiosk (enrolled likewise, in Ukrainian) issues an interview ticket; the
+//      officer (signed in from data/staff.txt, in Czech) calls it to counter 7, and the display
+//      shows it, highlighted, within 10 s and with no name or e-mail; "Hotovo" completes it.
+//      The kiosk page must also offer a check-in form (/kiosk/check-in).
 //   Accessibility: axe-core (WCAG 2 A + AA) on the home, slots, identity and confirmation pages
-//      of flow A; any serious or critical violation fails the run.
-// Every page is screenshotted into the artifacts folder (uk-*.png, vi-*.png, ru-*.png), with the
-// axe results in axe.json and the server's output in server.log.
+//      of flow A and on the kiosk, ticket, counter and display pages of flow D; any serious or
+//      critical violation fails the run.
+// Every page is screenshotted into the artifacts folder (uk-*.png, vi-*.png, ru-*.png,
+// kiosk-*.png, counter-*.png, display-*.png), with the axe results in axe.json and the server's
+// output in server.log.
 // The last line printed is "N passed, M failed"; the exit code is non-zero on any failure.
 
 import { spawn } from 'node:child_process';
@@ -55,7 +63,7 @@ const { binary, artifacts } = parseArgs(process.argv.slice(2));
 fs.mkdirSync(artifacts, { recursive: true });
 // Remove what an earlier run left, so that every file there belongs to this run.
 for (const name of fs.readdirSync(artifacts)) {
-  if (/^(uk|vi|ru)-.*\.png$/.test(name) || name === 'axe.json' || name === 'server.log') {
+  if (/^(uk|vi|ru|kiosk|counter|display)-.*\.png$/.test(name) || name === 'axe.json' || name === 'server.log') {
     fs.rmSync(path.join(artifacts, name), { force: true });
   }
 }
@@ -156,9 +164,9 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 // Page helpers
 
 /** A fresh browser context (cookies, storage) with the per-step timeouts set. */
-async function newPage(browser) {
+async function newPage(browser, { viewport = { width: 1024, height: 768 } } = {}) {
   const context = await browser.newContext({
-    viewport: { width: 1024, height: 768 },
+    viewport,
     // Lets axe-core be injected even if the app ever sends a Content-Security-Policy.
     bypassCSP: true,
   });
@@ -288,7 +296,7 @@ async function confirmHold(page, { lang, prefix, email }) {
   return codes;
 }
 
-const state = { ukCodes: [] };
+const state = { ukCodes: [], kioskCheckIn: null, displayHighlight: null };
 
 async function flowUkrainian(page, base) {
   await openSlots(page, base, { lang: 'uk', prefix: 'uk', office: 'praha-zizkov', service: 'card_pickup', axePrefix: 'uk-' });
@@ -377,6 +385,196 @@ async function flowRussianError(page, base) {
   return `HTTP 401, "${message}"`;
 }
 
+// Flow D: the office day in the building. The demo writes the devices' enrolment links and the
+// officers' passwords into its data directory.
+const OFFICE_DAY = { office: 'praha-zizkov', officer: 'officer-praha-zizkov', service: 'interview', counter: '7' };
+const TICKET = /^I\d{3,4}$/; // interview tickets are I001, I002, …
+const DISPLAY_WAIT_MS = 10_000; // from the officer's call to the row on the waiting-room screen
+// What must never reach the waiting-room screen: officers, e-mail addresses, the demo people.
+const PERSONAL = [
+  /officer/i,
+  /[\w.+-]+@[\w-]+\.[\w.-]+/,
+  /Olena|Kovalenko|Олена|Коваленко|Nguy[eễ]n|Smith|Petrov|Петров|Батболд|Энхжаргал/i,
+];
+const DISPLAY_EVENT_FIELDS = new Set(['seq', 'day', 'at', 'kind', 'ticket', 'counter']);
+
+/** Whitespace-separated fields of the lines of a file the demo wrote into its data directory. */
+function demoLines(name) {
+  const file = path.join(dataDir, name);
+  assert(fs.existsSync(file), `the demo wrote no ${name} into its data directory`);
+  return fs.readFileSync(file, 'utf8').split('\n').map((line) => line.trim().split(/\s+/)).filter((f) => f[0]);
+}
+
+/** The enrolment link of one office's kiosk or display, from devices.txt (`OFFICE KIND URL`). */
+function enrolmentUrl(base, office, kind) {
+  const line = demoLines('devices.txt').find(([o, k]) => o === office && k === kind);
+  assert(line, `devices.txt has no ${office} ${kind}`);
+  const url = line[2] ?? '';
+  assert(url.startsWith(`${base}enrol/`) && /\/enrol\/[0-9a-f]{64}$/.test(url), `devices.txt: bad ${office} ${kind} link "${url}"`);
+  return url;
+}
+
+/** An officer's password, from staff.txt (`USERNAME PASSWORD`). */
+function staffPassword(username) {
+  const line = demoLines('staff.txt').find(([u]) => u === username);
+  assert(line && line[1], `staff.txt has no password for ${username}`);
+  return line[1];
+}
+
+/** Opens an enrolment link; it must set the HttpOnly device cookie and redirect to `landing`. */
+async function enrol(page, url, landing) {
+  expectOk(await page.goto(url), `enrolment link for ${landing}`);
+  assert(new URL(page.url()).pathname === landing, `the enrolment link led to ${page.url()}, expected ${landing}`);
+  const cookie = (await page.context().cookies()).find((c) => c.name === 'pz_device');
+  assert(cookie && cookie.httpOnly, 'the enrolment link set no HttpOnly pz_device cookie');
+}
+
+/** The rows of the display's #calls table, as [ticket, counter, class]. */
+function displayRows(page) {
+  return page.$$eval('#calls tr', (rows) => rows.map((r) => [...[...r.cells].map((c) => c.textContent.trim()), r.className]));
+}
+
+/**
+ * Reads the display's event stream for a moment from inside the display page (its cookie) and
+ * returns the parsed events of the replay, until `ticket` was called or 3 s have passed.
+ */
+function readDisplayStream(page, ticket) {
+  return page.evaluate(async (ticket) => {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), 3_000);
+    const events = [];
+    let text = '';
+    try {
+      const response = await fetch('/display/events', { signal: abort.signal, headers: { Accept: 'text/event-stream' } });
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += decoder.decode(value, { stream: true });
+        if (events.length === 0 && /"kind":"called"/.test(text) && text.includes(`"ticket":"${ticket}"`)) break;
+      }
+    } catch (e) {
+      if (e.name !== 'AbortError') throw e;
+    } finally {
+      clearTimeout(timer);
+      abort.abort();
+    }
+    for (const line of text.split('\n')) if (line.startsWith('data:')) events.push(JSON.parse(line.slice(5)));
+    return events;
+  }, ticket);
+}
+
+async function flowOfficeDay(display, base, open) {
+  const { office, officer, service, counter: counterNumber } = OFFICE_DAY;
+
+  // 1. The waiting-room display: enrolled, live on its event stream.
+  await enrol(display, enrolmentUrl(base, office, 'display'), '/display');
+  assert((await display.locator('table #calls').count()) === 1, 'the display has no tbody#calls');
+  try {
+    await display.waitForFunction(
+      // `source` is the page's EventSource (a top-level const of its script).
+      () => typeof source !== 'undefined' && source.readyState === EventSource.OPEN && !document.body.classList.contains('offline'),
+      null,
+      { timeout: STEP_TIMEOUT_MS },
+    );
+  } catch {
+    throw new CheckFailed(`the display's EventSource did not open within ${STEP_TIMEOUT_MS / 1000} s`);
+  }
+
+  // 2. The kiosk, in Ukrainian: an interview ticket.
+  const kiosk = await open('kiosk');
+  await enrol(kiosk, enrolmentUrl(base, office, 'kiosk'), '/kiosk');
+  expectOk(await kiosk.goto(`${base}kiosk?lang=uk`), 'kiosk in Ukrainian');
+  await expectLang(kiosk, 'uk');
+  const checkIn = kiosk.locator('form[action="/kiosk/check-in"]');
+  state.kioskCheckIn = {
+    forms: await checkIn.count(),
+    codeFields: await checkIn.locator('input[name="booking_code"]').count(),
+  };
+  await runAxe(kiosk, 'kiosk');
+  const serviceButton = kiosk.locator(`.kiosk form:has(input[name="service"][value="${service}"]) button`);
+  expectOk(await clickAndLoad(kiosk, serviceButton), 'kiosk interview button');
+  await expectLang(kiosk, 'uk');
+  const ticket = (await kiosk.locator('[data-ticket]').innerText()).trim();
+  assert(TICKET.test(ticket), `the kiosk's ticket "${ticket}" is not an interview ticket (I001…)`);
+  await shot(kiosk, 'kiosk', 'ticket');
+  await runAxe(kiosk, 'kiosk-ticket');
+
+  // 3. The officer, in Czech: signs in and calls the next interview to counter 7.
+  const counter = await open('counter');
+  expectOk(await counter.goto(`${base}staff/login?lang=cs`), 'staff sign-in page');
+  await expectLang(counter, 'cs');
+  await counter.fill('#u', officer);
+  await counter.fill('#p', staffPassword(officer));
+  expectOk(await clickAndLoad(counter, counter.locator('form[action="/staff/login"] button[type="submit"]')), 'sign-in');
+  assert(new URL(counter.url()).pathname === '/counter', `signing in led to ${counter.url()}, expected /counter`);
+  await expectLang(counter, 'cs');
+  const call = counter.locator('form[action="/counter/call"]');
+  await call.locator('#counter').fill(counterNumber);
+  // This counter serves interviews only.
+  for (const box of await call.locator('input[type="checkbox"][name="service"]').all()) {
+    await box.setChecked((await box.getAttribute('value')) === service);
+  }
+  const calledAt = Date.now();
+  expectOk(await clickAndLoad(counter, call.locator('button[type="submit"]')), 'call next');
+  assert(new URL(counter.url()).searchParams.get('counter') === counterNumber, `after calling, at ${counter.url()}, not counter ${counterNumber}`);
+  await expectLang(counter, 'cs');
+  const current = (await counter.locator('[data-current-ticket]').allTextContents()).map((t) => t.trim());
+  assert(current.length === 1 && current[0] === ticket, `counter ${counterNumber} shows ${JSON.stringify(current)}, expected the kiosk's ${ticket}`);
+  await shot(counter, 'counter', 'called');
+  await runAxe(counter, 'counter');
+
+  // 4. The display shows the call, highlighted, with ticket numbers only.
+  try {
+    await display.waitForFunction(
+      ([t, c]) => [...document.querySelectorAll('#calls tr')].some((r) => r.cells[0]?.textContent.trim() === t && r.cells[1]?.textContent.trim() === c),
+      [ticket, counterNumber],
+      { timeout: DISPLAY_WAIT_MS, polling: 100 },
+    );
+  } catch {
+    throw new CheckFailed(`within ${DISPLAY_WAIT_MS / 1000} s the display showed no row ${ticket} → ${counterNumber}; rows: ${JSON.stringify(await displayRows(display))}`);
+  }
+  const shownAfter = Date.now() - calledAt;
+  const rows = await displayRows(display);
+  const row = rows.find(([t, c]) => t === ticket && c === counterNumber);
+  assert(row, `the display's row ${ticket} → ${counterNumber} went away again: ${JSON.stringify(rows)}`);
+  assert(row[2].split(/\s+/).includes('latest'), `the display's row ${ticket} → ${counterNumber} is not .latest (class "${row[2]}")`);
+  assert(rows.filter((r) => r[2].split(/\s+/).includes('latest')).length === 1, `more than one .latest row: ${JSON.stringify(rows)}`);
+  for (const [t, c] of rows) {
+    assert(/^[A-Z]\d{3,4}$/.test(t), `a display row shows "${t}", not a ticket number`);
+    assert(/^\d{0,2}$/.test(c), `a display row shows "${c}" as a counter`);
+  }
+  state.displayHighlight = await display.$eval('#calls tr.latest', (row) => {
+    const background = (el) => getComputedStyle(el).backgroundColor;
+    return { row: background(row), cells: [...row.cells].map(background), body: background(document.body) };
+  });
+  await shot(display, 'display', 'called');
+  const displayText = `${await display.title()}\n${await display.locator('body').innerText()}`;
+  for (const pattern of PERSONAL) {
+    const hit = pattern.exec(displayText);
+    assert(!hit, `the display shows "${hit?.[0]}" (matches ${pattern}); it must show ticket numbers only`);
+  }
+  const events = await readDisplayStream(display, ticket);
+  assert(events.some((e) => e.kind === 'called' && e.ticket === ticket && e.counter === Number(counterNumber)), `the display stream did not replay "${ticket} called to ${counterNumber}": ${JSON.stringify(events)}`);
+  for (const e of events) {
+    const extra = Object.keys(e).filter((k) => !DISPLAY_EVENT_FIELDS.has(k));
+    assert(extra.length === 0, `a display event carries ${extra.join(', ')}: ${JSON.stringify(e)}`);
+  }
+  await runAxe(display, 'display');
+
+  // 5. "Hotovo": the ticket is served and leaves the counter.
+  const done = counter.locator('form[action="/counter/ticket"]:has(input[name="action"][value="complete"]) button[type="submit"]');
+  const doneLabel = (await done.innerText()).trim();
+  assert(doneLabel === 'Hotovo', `the complete button reads "${doneLabel}", expected "Hotovo"`);
+  expectOk(await clickAndLoad(counter, done), 'Hotovo');
+  await expectLang(counter, 'cs');
+  const left = await counter.locator('[data-current-ticket]').allTextContents();
+  assert(left.length === 0, `after "Hotovo" counter ${counterNumber} still shows ${JSON.stringify(left.map((t) => t.trim()))}`);
+  await shot(counter, 'counter', 'completed');
+  return `ticket ${ticket} (uk kiosk) called to counter ${counterNumber}, on the display ${shownAfter} ms after the call, completed`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Running it all
 
@@ -387,26 +585,64 @@ function record(name, ok, detail) {
   console.log(`${ok ? 'ok  ' : 'FAIL'}  ${name}${detail ? ` — ${detail}` : ''}`);
 }
 
-async function runFlow(browser, base, name, prefix, flow) {
-  let page;
+/**
+ * Runs one flow on a page in a fresh context. A flow that plays several people or devices gets
+ * more pages, each in a context of its own, from `open(prefix, options)`; on failure every page
+ * is screenshotted as `<its prefix>-FAILED.png`.
+ */
+async function runFlow(browser, base, name, prefix, flow, pageOptions = {}) {
+  const pages = [];
+  const open = async (pagePrefix, options) => {
+    const opened = await newPage(browser, options);
+    opened.prefix = pagePrefix;
+    pages.push(opened);
+    return opened;
+  };
   try {
-    page = await newPage(browser);
-    const detail = await withTimeout(flow(page, base), FLOW_TIMEOUT_MS, name);
-    assert(page.jsErrors.length === 0, `JavaScript errors: ${page.jsErrors.join('; ')}`);
+    const page = await open(prefix, pageOptions);
+    const detail = await withTimeout(flow(page, base, open), FLOW_TIMEOUT_MS, name);
+    const jsErrors = pages.flatMap((p) => p.jsErrors.map((e) => (pages.length > 1 ? `${p.prefix}: ${e}` : e)));
+    assert(jsErrors.length === 0, `JavaScript errors: ${jsErrors.join('; ')}`);
     record(name, true, detail);
   } catch (error) {
-    const where = page ? ` (at ${page.url()})` : '';
+    const where = pages.length === 0 ? '' : pages.length === 1 ? ` (at ${pages[0].url()})` : ` (at ${pages.map((p) => `${p.prefix} ${p.url()}`).join(', ')})`;
     record(name, false, `${error.message.split('\n')[0]}${where}`);
     if (!(error instanceof CheckFailed)) console.error(error.stack);
-    if (page) await page.screenshot({ path: path.join(artifacts, `${prefix}-FAILED.png`), fullPage: true }).catch(() => {});
+    for (const p of pages) {
+      await p.screenshot({ path: path.join(artifacts, `${p.prefix}-FAILED.png`), fullPage: true }).catch(() => {});
+    }
   } finally {
-    if (page) await page.context().close().catch(() => {});
+    for (const p of pages) await p.context().close().catch(() => {});
   }
+}
+
+/** The kiosk page of flow D must offer appointment check-in besides walk-in tickets. */
+function checkKioskCheckIn() {
+  const name = 'D: the kiosk page offers check-in (form action /kiosk/check-in)';
+  const found = state.kioskCheckIn;
+  if (!found) record(name, false, 'kiosk page not reached');
+  else if (found.forms === 0) record(name, false, 'no form[action="/kiosk/check-in"] on /kiosk');
+  else if (found.codeFields === 0) record(name, false, 'the check-in form has no input[name="booking_code"]');
+  else record(name, true, `${found.forms} check-in form(s)`);
+}
+
+/** The display's latest call (tr.latest) must stand out from the page, not only carry a class. */
+function checkDisplayHighlight() {
+  const name = 'D: the display highlights the latest call (background of tr.latest)';
+  const found = state.displayHighlight;
+  if (!found) {
+    record(name, false, 'no tr.latest row reached');
+    return;
+  }
+  const none = (color) => color === 'rgba(0, 0, 0, 0)' || color === 'transparent' || color === found.body;
+  const painted = [found.row, ...found.cells].filter((color) => !none(color));
+  if (painted.length > 0) record(name, true, `background ${painted[0]}`);
+  else record(name, false, `tr.latest and its cells have no background of their own (row ${found.row}, cells ${found.cells.join(', ')}, page ${found.body})`);
 }
 
 /** One check per axe-scanned page: fails on any serious or critical violation. */
 function checkAxe() {
-  const pages = ['uk-home', 'uk-slots', 'uk-identity', 'uk-confirmed'];
+  const pages = ['uk-home', 'uk-slots', 'uk-identity', 'uk-confirmed', 'kiosk', 'kiosk-ticket', 'counter', 'display'];
   for (const label of pages) {
     const result = axeResults[label];
     if (!result) {
@@ -451,6 +687,11 @@ async function main() {
     await runFlow(browser, base, 'A: manage and cancel in Ukrainian', 'uk-manage', flowManage);
     await runFlow(browser, base, 'B: booking in Vietnamese (travel document)', 'vi', flowVietnamese);
     await runFlow(browser, base, 'C: wrong PIN in Russian gives 401 and an alert', 'ru', flowRussianError);
+    await runFlow(browser, base, 'D: kiosk → counter → display (Praha II – Žižkov)', 'display', flowOfficeDay, {
+      viewport: { width: 1280, height: 720 },
+    });
+    checkKioskCheckIn();
+    checkDisplayHighlight();
     checkAxe();
     const crashed = server.exitCode !== null || server.signalCode !== null;
     record('server still running after the flows', !crashed, crashed ? `exited with ${server.exitCode ?? server.signalCode}` : '');

@@ -132,8 +132,16 @@ async fn kiosk(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang)
             )
         })
         .collect();
+    let check_in = format!(
+        r#"<form method="post" action="/kiosk/check-in" class="card"><h2>{}</h2><label for="code">{}</label><input id="code" name="booking_code" autocomplete="off" required>
+<label for="dob">{}</label><input id="dob" name="date_of_birth" type="date"><button type="submit">{}</button></form>"#,
+        t(locale, "kiosk-check-in"),
+        t(locale, "field-booking-code"),
+        t(locale, "field-date-of-birth"),
+        t(locale, "kiosk-check-in-submit"),
+    );
     let body = format!(
-        r#"{KIOSK_STYLE}<p class="muted">{}</p><h2>{}</h2><div class="kiosk">{buttons}</div>"#,
+        r#"{KIOSK_STYLE}<p class="muted">{}</p>{check_in}<h2>{}</h2><div class="kiosk">{buttons}</div>"#,
         esc(&office.name),
         t(locale, "kiosk-walk-in")
     );
@@ -233,8 +241,8 @@ async fn display(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lan
     let office_id = device_office(&state, &req, DeviceKind::Display, locale).await?;
     let office = state.directory.get(&office_id).ok_or(ApiError::page(ErrorCode::OfficeNotFound, locale))?.office();
     let body = format!(
-        r#"<style>.calls{{font:700 2.4rem/1.3 ui-monospace,monospace}}.calls li{{list-style:none;padding:.3rem .6rem;border-bottom:1px solid #ccd}}
-.calls li.latest{{background:#fff3bf}}#offline{{display:none;background:#a4161a;color:#fff;padding:.6rem}}body.offline #offline{{display:block}}</style>
+        r#"<style>.calls{{font:700 2.4rem/1.3 ui-monospace,monospace;border-collapse:collapse;min-width:60%}}.calls th,.calls td{{padding:.3rem 1.2rem;border-bottom:1px solid #ccd;text-align:left}}
+.calls tr.latest{{background:#fff3bf}}#offline{{display:none;background:#a4161a;color:#fff;padding:.6rem}}body.offline #offline{{display:block}}</style>
 <p class="muted">{office}</p><div id="offline" role="status">{offline}</div>
 <table class="calls"><thead><tr><th>{ticket}</th><th>{counter}</th></tr></thead><tbody id="calls"></tbody></table>
 <script>
