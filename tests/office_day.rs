@@ -298,7 +298,36 @@ async fn calling_survives_kill9() {
                         let fields =
                             [("csrf", csrf.as_str()), ("counter", if counter == 1 { "1" } else { "2" }), ("service", "visa_sticker")];
                         match c.post(format!("{url}/counter/call")).insert_header(("Cookie", session.as_str())).send_form(&fields).await {
-                            Ok(res) if res.status().as_u16() == 303 => acknowledged += 1,
+                            Ok(res) if res.status().as_u16() == 303 => {
+                                acknowledged += 1;
+                                // Finish with the client before calling the next one.
+                                let page = c
+                                    .get(format!("{url}/counter?counter={counter}"))
+                                    .insert_header(("Cookie", session.as_str()))
+                                    .send()
+                                    .await;
+                                let Ok(mut page) = page else { return acknowledged };
+                                let Ok(body) = page.body().limit(16 << 20).await else { return acknowledged };
+                                let body = String::from_utf8_lossy(&body).into_owned();
+                                let Some(ticket) = body.split("data-current-ticket>").nth(1).and_then(|rest| rest.split('<').next()) else {
+                                    continue;
+                                };
+                                let counter_field = counter.to_string();
+                                let done = [
+                                    ("csrf", csrf.as_str()),
+                                    ("counter", counter_field.as_str()),
+                                    ("ticket", ticket),
+                                    ("action", "complete"),
+                                ];
+                                if c.post(format!("{url}/counter/ticket"))
+                                    .insert_header(("Cookie", session.as_str()))
+                                    .send_form(&done)
+                                    .await
+                                    .is_err()
+                                {
+                                    return acknowledged;
+                                }
+                            }
                             Ok(_) => actix_rt::time::sleep(Duration::from_millis(5)).await,
                             Err(_) => return acknowledged,
                         }

@@ -66,6 +66,7 @@ error_codes! {
     TicketNotAtCounter => "ticket_not_at_counter",
     RecallLimitReached => "recall_limit_reached",
     QueueEmpty => "queue_empty",
+    CounterBusy => "counter_busy",
     DeviceNotEnrolled => "device_not_enrolled",
     SignInFailed => "sign_in_failed",
     NotSignedIn => "not_signed_in",

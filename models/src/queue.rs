@@ -343,6 +343,14 @@ impl OfficeQueue {
         Ok(TicketNumber::new(service, last + 1))
     }
 
+    /// Whether a counter still has a called or served ticket: it finishes (done, did not come,
+    /// send to another service) before it calls the next.
+    pub fn busy(&self, counter: u16) -> bool {
+        self.tickets
+            .values()
+            .any(|t| matches!(t.state, TicketState::Called { counter: c, .. } | TicketState::Serving { counter: c } if c == counter))
+    }
+
     fn at_counter(&self, number: TicketNumber, counter: u16) -> Result<&Ticket, ErrorCode> {
         let ticket = self.tickets.get(&number).ok_or(ErrorCode::TicketNotFound)?;
         match ticket.state {
@@ -364,6 +372,7 @@ impl OfficeQueue {
                 }
                 Ok(QueueEvent::Issued { number: self.next_number(*service)?, service: *service, origin: *origin, priority: *priority })
             }
+            QueueCommand::CallNext { counter, .. } if self.busy(*counter) => Err(ErrorCode::CounterBusy),
             QueueCommand::CallNext { counter, services } => pick_next(self.tickets.values(), services, now, &self.params)
                 .map(|t| QueueEvent::Called { number: t.number, counter: *counter })
                 .ok_or(ErrorCode::QueueEmpty),

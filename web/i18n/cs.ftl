@@ -190,6 +190,7 @@ error-sign_in_failed = Uživatelské jméno nebo heslo není správné.
 error-not_signed_in = Přihlaste se prosím.
 error-form_expired = Platnost formuláře vypršela. Načtěte prosím stránku znovu a zkuste to znovu.
 error-role_not_allowed = Vaše role toto neumožňuje.
+error-counter_busy = U této přepážky je stále klient. Nejprve jej vyřiďte: hotovo, nedostavil se, nebo předat na jinou službu.
 error-too_many_requests = Příliš mnoho pokusů. Chvíli prosím počkejte a zkuste to znovu.
 error-unavailable = Služba je momentálně přetížená. Zkuste to prosím za chvíli znovu.
 error-internal = Na naší straně došlo k chybě. Zkuste to prosím znovu. Referenční kód: { $reference }

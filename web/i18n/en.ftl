@@ -190,6 +190,7 @@ error-sign_in_failed = The user name or password is not right.
 error-not_signed_in = Please sign in.
 error-form_expired = This form has expired. Please reload the page and try again.
 error-role_not_allowed = Your role does not allow this.
+error-counter_busy = This counter still has a client. Finish with them first: done, did not come, or send to another service.
 error-too_many_requests = Too many attempts. Please wait a while and try again.
 error-unavailable = The service is busy. Please try again in a moment.
 error-internal = Something went wrong on our side. Please try again. Reference: { $reference }

@@ -190,6 +190,7 @@ error-sign_in_failed = Tên người dùng hoặc mật khẩu không đúng.
 error-not_signed_in = Vui lòng đăng nhập.
 error-form_expired = Biểu mẫu đã hết hạn. Vui lòng tải lại trang và thử lại.
 error-role_not_allowed = Vai trò của bạn không cho phép việc này.
+error-counter_busy = Quầy này vẫn còn khách. Hãy hoàn tất trước: xong, không đến, hoặc chuyển sang dịch vụ khác.
 error-too_many_requests = Quá nhiều lần thử. Vui lòng đợi một lúc rồi thử lại.
 error-unavailable = Hệ thống đang bận. Vui lòng thử lại sau giây lát.
 error-internal = Đã xảy ra lỗi từ phía chúng tôi. Vui lòng thử lại. Mã tham chiếu: { $reference }

@@ -98,6 +98,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | BookingNotActive
         | SameSlot
         | AlreadyCheckedIn
+        | CounterBusy
         | IdempotencyKeyInFlight
         | TicketNotAtCounter
         | RecallLimitReached

@@ -138,6 +138,11 @@ fn recall_no_show_and_transfer() {
     assert_eq!(run(&mut q, QueueCommand::Recall { number: first, counter: 3 }), Err(ErrorCode::RecallLimitReached), "bounded");
     assert_eq!(run(&mut q, QueueCommand::NoShow { number: first, counter: 3 }), Ok(QueueEvent::NoShow { number: first }));
     assert_eq!(call(&mut q, 3, &all(), at(8, 30)).as_deref(), Some("I001"));
+    assert_eq!(
+        q.execute(&QueueCommand::CallNext { counter: 3, services: all() }, at(8, 31)),
+        Err(ErrorCode::CounterBusy),
+        "a counter finishes its client before calling the next"
+    );
     let interview = TicketNumber::parse("I001").unwrap_or_else(|_| unreachable!());
     assert!(run(&mut q, QueueCommand::Start { number: interview, counter: 3 }).is_ok());
     let moved = run(&mut q, QueueCommand::Transfer { number: interview, counter: 3, to: ServiceKind::BiometricCapture });
