@@ -51,6 +51,7 @@ async fn fifty_counters_ten_thousand_tickets(backend: Backend) {
     store.apply_batch(&[Write::UpsertOffice(office())]).await.expect("seed").into_iter().for_each(|r| assert!(r.is_ok()));
     let (handle, _writer) = start(store.clone()).await;
     let services = [ServiceKind::VisaSticker, ServiceKind::Interview, ServiceKind::ApplicationSubmission];
+    let started = std::time::Instant::now();
     let issued = join_all((0..TICKETS).map(|i| {
         let handle = handle.clone();
         async move {
@@ -59,6 +60,7 @@ async fn fifty_counters_ten_thousand_tickets(backend: Backend) {
         }
     }))
     .await;
+    let issuing = started.elapsed();
     let mut per_prefix: HashMap<char, Vec<u16>> = HashMap::new();
     for record in &issued {
         let record = record.as_ref().expect("issued");
@@ -73,6 +75,7 @@ async fn fifty_counters_ten_thousand_tickets(backend: Backend) {
     }
     // Fifty counters, each serving all three services, call until nobody waits.
     let all: BTreeSet<ServiceKind> = services.into_iter().collect();
+    let started = std::time::Instant::now();
     let calls = join_all((1..=COUNTERS).map(|counter| {
         let (handle, all) = (handle.clone(), all.clone());
         async move {
@@ -91,6 +94,15 @@ async fn fifty_counters_ten_thousand_tickets(backend: Backend) {
         }
     }))
     .await;
+    let calling = started.elapsed();
+    // Figures for BENCHMARKS.md (run with --release --nocapture); not asserted.
+    eprintln!(
+        "{backend:?}: {TICKETS} tickets issued in {:.2} s ({:.0}/s); {COUNTERS} counters called and completed them in {:.2} s ({:.0} calls/s per office)",
+        issuing.as_secs_f64(),
+        TICKETS as f64 / issuing.as_secs_f64(),
+        calling.as_secs_f64(),
+        TICKETS as f64 / calling.as_secs_f64()
+    );
     let called: Vec<_> = calls.into_iter().flatten().collect();
     let unique: BTreeSet<_> = called.iter().copied().collect();
     assert_eq!(called.len(), TICKETS, "every ticket called");
