@@ -249,13 +249,25 @@ fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
+/// A counter form after its checks: signed in, the session's CSRF token, a role that works
+/// counters, a counter number; with the form's fields and the officer's office.
+async fn counter_form<'s>(
+    state: &'s AppState,
+    req: &HttpRequest,
+    locale: Locale,
+    body: &str,
+) -> Result<(Vec<(String, String)>, &'s prepazka_actors::OfficeHandle, u16), ApiError> {
+    let session = session_of(state, req, locale).await?;
+    let form = pairs(body);
+    check_csrf(&session, field(&form, "csrf").unwrap_or_default(), locale)?;
+    let handle = counter_office(state, &session, locale)?;
+    let counter = counter_number(field(&form, "counter").and_then(|c| c.parse().ok()).or(Some(0)), locale)?;
+    Ok((form, handle, counter))
+}
+
 async fn call_next(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang, body: String) -> Result<HttpResponse, ApiError> {
     let fail = |code| ApiError::page(code, locale);
-    let session = session_of(&state, &req, locale).await?;
-    let form = pairs(&body);
-    check_csrf(&session, field(&form, "csrf").unwrap_or_default(), locale)?;
-    let handle = counter_office(&state, &session, locale)?;
-    let counter = counter_number(field(&form, "counter").and_then(|c| c.parse().ok()).or(Some(0)), locale)?;
+    let (form, handle, counter) = counter_form(&state, &req, locale, &body).await?;
     let services: BTreeSet<ServiceKind> =
         form.iter().filter(|(k, _)| k == "service").map(|(_, v)| v.parse::<ServiceKind>()).collect::<Result<_, _>>().map_err(fail)?;
     handle.queue(QueueCommand::CallNext { counter, services }).await.map_err(fail)?;
@@ -264,11 +276,7 @@ async fn call_next(state: web::Data<AppState>, req: HttpRequest, Lang(locale): L
 
 async fn ticket_action(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang, body: String) -> Result<HttpResponse, ApiError> {
     let fail = |code| ApiError::page(code, locale);
-    let session = session_of(&state, &req, locale).await?;
-    let form = pairs(&body);
-    check_csrf(&session, field(&form, "csrf").unwrap_or_default(), locale)?;
-    let handle = counter_office(&state, &session, locale)?;
-    let counter = counter_number(field(&form, "counter").and_then(|c| c.parse().ok()).or(Some(0)), locale)?;
+    let (form, handle, counter) = counter_form(&state, &req, locale, &body).await?;
     let number = TicketNumber::parse(field(&form, "ticket").unwrap_or_default()).map_err(|_| fail(ErrorCode::TicketNotFound))?;
     let command = match field(&form, "action").unwrap_or_default() {
         "start" => QueueCommand::Start { number, counter },
