@@ -361,3 +361,55 @@ async fn calling_survives_kill9() {
     let printed = printed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len();
     assert!(printed > 6 && calls_acknowledged > 0, "load ran: {printed} tickets, {calls_acknowledged} calls");
 }
+
+/// The client's phone follows the ticket from the link in the ticket's QR code: waiting, then
+/// "go to counter 5" once called; a link with a wrong tag shows nothing.
+#[actix_rt::test]
+async fn phone_follows_its_ticket() {
+    let server = Server::start(Backend::Sqlite).await;
+    let c = awc::Client::builder().disable_redirects().timeout(Duration::from_secs(30)).finish();
+    let kiosk = enrol(&c, &enrolment_link(&server, "brno", "kiosk")).await;
+    let mut res = c
+        .post(format!("{}/kiosk/walk-in", server.url))
+        .insert_header(("Cookie", kiosk.as_str()))
+        .send_form(&[("service", "card_pickup")])
+        .await
+        .expect("walk-in");
+    let page = String::from_utf8_lossy(&res.body().await.expect("body")).into_owned();
+    let link = page
+        .split("href=\"")
+        .find(|p| p.starts_with("/t/brno/"))
+        .and_then(|p| p.split('"').next())
+        .expect("live link")
+        .replace("&amp;", "&");
+    assert!(page.contains("<svg"), "the ticket carries a QR code");
+    let phone = |path: String| {
+        let c = c.clone();
+        let url = format!("{}{path}", server.url);
+        async move {
+            let mut res = c.get(url).insert_header(("Accept-Language", "vi")).send().await.expect("phone");
+            (res.status().as_u16(), String::from_utf8_lossy(&res.body().await.expect("body")).into_owned())
+        }
+    };
+    let (status, waiting) = phone(link.clone()).await;
+    assert_eq!(status, 200, "{waiting}");
+    assert!(waiting.contains("Vui lòng chờ") && waiting.contains("data-ticket>P001<"), "{waiting}");
+    let (_, session) = sign_in(&c, &server, "officer-brno", &staff_password(&server, "officer-brno")).await;
+    let session = session.expect("session");
+    let (_, counter) = counter_page(&c, &server, &session, 5).await;
+    let csrf = counter.split("name=\"csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("csrf").to_owned();
+    let called = c
+        .post(format!("{}/counter/call", server.url))
+        .insert_header(("Cookie", session.as_str()))
+        .send_form(&[("csrf", csrf.as_str()), ("counter", "5"), ("service", "card_pickup")])
+        .await
+        .expect("call");
+    assert_eq!(called.status().as_u16(), 303);
+    let (_, now_called) = phone(link.clone()).await;
+    assert!(now_called.contains("Vui lòng đến quầy 5"), "{now_called}");
+    let flipped = if link.ends_with('0') { '1' } else { '0' };
+    let (status, _) = phone(format!("{}{flipped}", &link[..link.len() - 1])).await;
+    assert_eq!(status, 404);
+    let (status, _) = phone(link.replace("P001", "P002")).await;
+    assert_eq!(status, 404, "a tag opens one ticket only");
+}

@@ -23,7 +23,7 @@ use prepazka_models::ids::BookingCode;
 use prepazka_models::ids::OfficeId;
 use prepazka_models::locale::Locale;
 use prepazka_models::office::DeviceKind;
-use prepazka_models::queue::{check_in_rules, CheckInWindow, DisplayEvent, Origin, QueueCommand, TicketState};
+use prepazka_models::queue::{check_in_rules, CheckInWindow, DisplayEvent, Origin, QueueCommand, TicketNumber, TicketState};
 use prepazka_models::service::ServiceKind;
 use prepazka_models::ErrorCode;
 use rand::Rng as _;
@@ -48,7 +48,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/kiosk/walk-in", web::post().to(walk_in))
         .route("/kiosk/check-in", web::post().to(check_in))
         .route("/display", web::get().to(display))
-        .route("/display/events", web::get().to(display_events));
+        .route("/display/events", web::get().to(display_events))
+        .route("/t/{office}/{day}/{ticket}", web::get().to(ticket_live))
+        .route("/t/{office}/{day}/{ticket}/events", web::get().to(ticket_events));
 }
 
 /// The SHA-256 under which an enrolment token is stored.
@@ -169,11 +171,12 @@ async fn walk_in(
     }
     office.service(service).ok_or(fail(ErrorCode::ServiceNotOffered))?;
     let record = handle.queue(QueueCommand::Issue { service, origin: Origin::WalkIn, priority: false }).await.map_err(fail)?;
-    ticket_page(&req, locale, handle, service, &record).await
+    ticket_page(&state, &req, locale, handle, service, &record).await
 }
 
 /// The kiosk's answer: the ticket number, its service, how many wait before it; printable.
 async fn ticket_page(
+    state: &AppState,
     req: &HttpRequest,
     locale: Locale,
     handle: &prepazka_actors::OfficeHandle,
@@ -183,16 +186,25 @@ async fn ticket_page(
     let number = record.event.ticket();
     let tickets = handle.tickets().await.map_err(|code| ApiError::page(code, locale))?;
     let before = tickets.iter().filter(|t| t.service == service && t.state == TicketState::Waiting && t.number < number).count();
+    let office = handle.office().id.to_string();
+    let day = prague_date(record.at);
+    let path = format!("/t/{office}/{day}/{number}?k={}", state.secrets.ticket_tag(&office, day, &number.to_string()));
+    let info = req.connection_info();
+    let link = format!("{}://{}{path}", info.scheme(), info.host());
     let body = format!(
-        r#"{KIOSK_STYLE}<div class="card"><p>{}</p><p class="ticket" data-ticket>{}</p><p>{}</p><p>{}</p><p class="muted">{}</p></div>
+        r#"{KIOSK_STYLE}<div class="card"><p>{}</p><p class="ticket" data-ticket>{}</p><p>{}</p><p>{}</p><p class="muted">{}</p>
+<figure class="qr" role="img" aria-label="{scan}">{}</figure><p><a href="{}" data-live-link>{scan}</a></p></div>
 <p class="noprint"><button onclick="window.print()">{}</button> <a href="/kiosk">{}</a></p>"#,
         t(locale, &format!("service-{}", service.slug())),
         esc(&number.to_string()),
         esc(&catalog().text(locale, "kiosk-waiting-before", &[("count", FluentValue::from(before))])),
         t(locale, "kiosk-ticket-note"),
         esc(&prepazka_models::calendar::prague_label(record.at)),
+        crate::pages::qr_svg(&link),
+        esc(&path),
         t(locale, "kiosk-print"),
         t(locale, "kiosk-again"),
+        scan = t(locale, "ticket-live-scan"),
     );
     Ok(html(req, locale, &catalog().t(locale, "kiosk-ticket-title"), &body))
 }
@@ -234,7 +246,7 @@ async fn check_in(
     check_in_rules(&booking.office, &office_id, booking.starts_at, state.clock.now(), CheckInWindow::default()).map_err(fail)?;
     let origin = Origin::Appointment { slot: booking.starts_at, booking: booking.id };
     let record = handle.queue(QueueCommand::Issue { service: booking.service, origin, priority: false }).await.map_err(fail)?;
-    ticket_page(&req, locale, handle, booking.service, &record).await
+    ticket_page(&state, &req, locale, handle, booking.service, &record).await
 }
 
 async fn display(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang) -> Result<HttpResponse, ApiError> {
@@ -281,6 +293,82 @@ fn sse_frame(event: &DisplayEvent) -> Bytes {
 
 async fn display_events(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang) -> Result<HttpResponse, ApiError> {
     let office_id = device_office(&state, &req, DeviceKind::Display, locale).await?;
+    event_stream(&state, &req, office_id, locale).await
+}
+
+/// A ticket link's parts, checked against its tag; the office of a valid one.
+fn ticket_link(
+    state: &AppState,
+    path: &(String, String, String),
+    tag: &str,
+    locale: Locale,
+) -> Result<(OfficeId, NaiveDate, TicketNumber), ApiError> {
+    let not_found = || ApiError::page(ErrorCode::TicketNotFound, locale);
+    let office = OfficeId::parse(&path.0).map_err(|_| not_found())?;
+    let day = parse_iso_date(&path.1).map_err(|_| not_found())?;
+    let ticket = TicketNumber::parse(&path.2).map_err(|_| not_found())?;
+    let expected = state.secrets.ticket_tag(office.as_str(), day, &ticket.to_string());
+    if !crate::secrets::constant_time_eq(expected.as_bytes(), tag.as_bytes()) || state.directory.get(&office).is_none() {
+        return Err(not_found());
+    }
+    Ok((office, day, ticket))
+}
+
+#[derive(Deserialize)]
+struct TicketTag {
+    k: String,
+}
+
+/// The client's phone: where their ticket stands, refreshed by the office's event stream (and,
+/// without JavaScript, by a periodic reload).
+async fn ticket_live(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Lang(locale): Lang,
+    path: web::Path<(String, String, String)>,
+    query: web::Query<TicketTag>,
+) -> Result<HttpResponse, ApiError> {
+    let (office, day, number) = ticket_link(&state, &path, &query.k, locale)?;
+    let handle = state.directory.get(&office).ok_or(ApiError::page(ErrorCode::OfficeNotFound, locale))?;
+    let today = prague_date(state.clock.now());
+    let tickets = if day == today { handle.tickets().await.map_err(|c| ApiError::page(c, locale))? } else { Vec::new() };
+    let ticket = tickets.iter().find(|t| t.number == number);
+    let status = match ticket.map(|t| t.state) {
+        Some(TicketState::Waiting) => {
+            let service = ticket.map(|t| t.service);
+            let before =
+                tickets.iter().filter(|t| Some(t.service) == service && t.state == TicketState::Waiting && t.number < number).count();
+            catalog().text(locale, "ticket-live-waiting", &[("count", FluentValue::from(before))])
+        }
+        Some(TicketState::Called { counter, .. } | TicketState::Serving { counter }) => {
+            catalog().text(locale, "ticket-live-called", &[("counter", FluentValue::from(counter))])
+        }
+        _ => catalog().t(locale, "ticket-live-done"),
+    };
+    let events = format!("/t/{}/{}/{}/events?k={}", office, day, number, esc(&query.k));
+    let body = format!(
+        r#"<meta http-equiv="refresh" content="30"><div class="card"><p class="code" data-ticket>{}</p><p data-ticket-status role="status">{}</p></div>
+<script>const s = new EventSource('{events}'); s.addEventListener('queue', () => location.reload());</script>"#,
+        esc(&number.to_string()),
+        esc(&status),
+    );
+    Ok(html(&req, locale, &catalog().t(locale, "ticket-live-title"), &body))
+}
+
+async fn ticket_events(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Lang(locale): Lang,
+    path: web::Path<(String, String, String)>,
+    query: web::Query<TicketTag>,
+) -> Result<HttpResponse, ApiError> {
+    let (office, _, _) = ticket_link(&state, &path, &query.k, locale)?;
+    event_stream(&state, &req, office, locale).await
+}
+
+/// The office's queue events as Server-Sent Events: what the caller missed since its
+/// `Last-Event-ID` (or the last few), then live ones.
+async fn event_stream(state: &AppState, req: &HttpRequest, office_id: OfficeId, locale: Locale) -> Result<HttpResponse, ApiError> {
     let handle = state.directory.get(&office_id).ok_or(ApiError::page(ErrorCode::OfficeNotFound, locale))?;
     // Subscribe before reading the store, so nothing falls between the replay and the live feed.
     let live = handle.subscribe();

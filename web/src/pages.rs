@@ -423,7 +423,7 @@ async fn confirm(
     Ok(html(&req, locale, &catalog().t(locale, "booked-title"), &body))
 }
 
-fn qr_svg(payload: &str) -> String {
+pub(crate) fn qr_svg(payload: &str) -> String {
     match qrcode::QrCode::new(payload.as_bytes()) {
         Ok(code) => code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(200, 200).quiet_zone(true).build(),
         Err(_) => String::new(),
