@@ -67,10 +67,7 @@ pub fn check_slot_rules<'o>(
     now: DateTime<Utc>,
     window: BookingWindow,
 ) -> Result<&'o OfficeService, ErrorCode> {
-    if service.needs_biometric_office() && !office.has_biometrics {
-        return Err(ErrorCode::NeedsBiometricOffice);
-    }
-    let offered = office.service(service).ok_or(ErrorCode::ServiceNotOffered)?;
+    let offered = office.offers(service)?;
     if service == ServiceKind::CardPickup {
         match applicant.biometrics_office {
             None => return Err(ErrorCode::NoCardToPickUp),

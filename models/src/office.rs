@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::WeeklyHours;
 use crate::ids::OfficeId;
 use crate::service::ServiceKind;
+use crate::ErrorCode;
 
 /// The fourteen regions of Czechia (Prague counts as one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -113,6 +114,21 @@ pub struct Office {
 impl Office {
     pub fn service(&self, kind: ServiceKind) -> Option<&OfficeService> {
         self.services.iter().find(|s| s.service == kind)
+    }
+
+    /// The services people can book or take a ticket for here: those needing biometric
+    /// equipment only where it is.
+    pub fn available_services(&self) -> impl Iterator<Item = &OfficeService> {
+        self.services.iter().filter(|s| self.has_biometrics || !s.service.needs_biometric_office())
+    }
+
+    /// The service as offered here, or why it is not: the missing equipment is named before a
+    /// plain "not offered", as it tells the person where to go instead.
+    pub fn offers(&self, kind: ServiceKind) -> Result<&OfficeService, ErrorCode> {
+        if kind.needs_biometric_office() && !self.has_biometrics {
+            return Err(ErrorCode::NeedsBiometricOffice);
+        }
+        self.service(kind).ok_or(ErrorCode::ServiceNotOffered)
     }
 }
 

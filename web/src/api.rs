@@ -71,12 +71,7 @@ async fn offices(state: web::Data<AppState>) -> HttpResponse {
                 city: &o.city,
                 address: &o.address,
                 has_biometrics: o.has_biometrics,
-                services: o
-                    .services
-                    .iter()
-                    .filter(|s| o.has_biometrics || !s.service.needs_biometric_office())
-                    .map(|s| ServiceView { service: s.service, slot_minutes: s.slot_minutes })
-                    .collect(),
+                services: o.available_services().map(|s| ServiceView { service: s.service, slot_minutes: s.slot_minutes }).collect(),
             }
         })
         .collect();

@@ -126,10 +126,7 @@ impl AppState {
 
     pub async fn free_slots(&self, office: &OfficeId, service: ServiceKind, day: NaiveDate) -> Result<Vec<SlotView>, ErrorCode> {
         let handle = self.directory.get(office).ok_or(ErrorCode::OfficeNotFound)?;
-        if service.needs_biometric_office() && !handle.office().has_biometrics {
-            return Err(ErrorCode::NeedsBiometricOffice);
-        }
-        handle.office().service(service).ok_or(ErrorCode::ServiceNotOffered)?;
+        handle.office().offers(service)?;
         let slots = handle.free_slots(service, day).await?;
         Ok(slots
             .into_iter()

@@ -69,7 +69,12 @@ fn well_formed(token: &str) -> bool {
 }
 
 /// The office of the enrolled device making this request, if it is of `kind`.
-async fn device_office(state: &AppState, req: &HttpRequest, kind: DeviceKind, locale: Locale) -> Result<OfficeId, ApiError> {
+async fn device_office<'s>(
+    state: &'s AppState,
+    req: &HttpRequest,
+    kind: DeviceKind,
+    locale: Locale,
+) -> Result<&'s prepazka_actors::OfficeHandle, ApiError> {
     let fail = |code| ApiError::page(code, locale);
     let token =
         req.cookie(DEVICE_COOKIE).map(|c| c.value().to_owned()).filter(|t| well_formed(t)).ok_or(fail(ErrorCode::DeviceNotEnrolled))?;
@@ -82,7 +87,7 @@ async fn device_office(state: &AppState, req: &HttpRequest, kind: DeviceKind, lo
     if enrolled_as != kind {
         return Err(fail(ErrorCode::WrongDevice));
     }
-    Ok(office)
+    state.directory.get(&office).ok_or(fail(ErrorCode::OfficeNotFound))
 }
 
 async fn enrol(state: web::Data<AppState>, Lang(locale): Lang, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
@@ -119,13 +124,10 @@ const KIOSK_STYLE: &str = "<style>.kiosk button{font-size:1.6rem;width:100%;padd
 @media print{header,footer,nav,.noprint{display:none}.ticket{font-size:4rem}}</style>";
 
 async fn kiosk(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang) -> Result<HttpResponse, ApiError> {
-    let office_id = device_office(&state, &req, DeviceKind::Kiosk, locale).await?;
-    let handle = state.directory.get(&office_id).ok_or(ApiError::page(ErrorCode::OfficeNotFound, locale))?;
+    let handle = device_office(&state, &req, DeviceKind::Kiosk, locale).await?;
     let office = handle.office();
     let buttons: String = office
-        .services
-        .iter()
-        .filter(|s| office.has_biometrics || !s.service.needs_biometric_office())
+        .available_services()
         .map(|s| {
             format!(
                 r#"<form method="post" action="/kiosk/walk-in"><input type="hidden" name="service" value="{}"><button type="submit">{}</button></form>"#,
@@ -162,14 +164,9 @@ async fn walk_in(
     form: web::Form<WalkIn>,
 ) -> Result<HttpResponse, ApiError> {
     let fail = |code| ApiError::page(code, locale);
-    let office_id = device_office(&state, &req, DeviceKind::Kiosk, locale).await?;
-    let handle = state.directory.get(&office_id).ok_or(fail(ErrorCode::OfficeNotFound))?;
+    let handle = device_office(&state, &req, DeviceKind::Kiosk, locale).await?;
     let service: ServiceKind = form.service.parse().map_err(fail)?;
-    let office = handle.office();
-    if service.needs_biometric_office() && !office.has_biometrics {
-        return Err(fail(ErrorCode::NeedsBiometricOffice));
-    }
-    office.service(service).ok_or(fail(ErrorCode::ServiceNotOffered))?;
+    handle.office().offers(service).map_err(fail)?;
     let record = handle.queue(QueueCommand::Issue { service, origin: Origin::WalkIn, priority: false }).await.map_err(fail)?;
     ticket_page(&state, &req, locale, handle, service, &record).await
 }
@@ -226,8 +223,7 @@ async fn check_in(
     form: web::Form<CheckIn>,
 ) -> Result<HttpResponse, ApiError> {
     let fail = |code| ApiError::page(code, locale);
-    let office_id = device_office(&state, &req, DeviceKind::Kiosk, locale).await?;
-    let handle = state.directory.get(&office_id).ok_or(fail(ErrorCode::OfficeNotFound))?;
+    let handle = device_office(&state, &req, DeviceKind::Kiosk, locale).await?;
     let typed = form.booking_code.trim();
     let booking = if let Some(payload) = typed.strip_prefix("PZK1:") {
         let code = BookingCode::parse(payload.split(':').next().unwrap_or_default()).map_err(fail)?;
@@ -243,15 +239,14 @@ async fn check_in(
     if booking.status != BookingStatus::Confirmed {
         return Err(fail(ErrorCode::BookingNotActive));
     }
-    check_in_rules(&booking.office, &office_id, booking.starts_at, state.clock.now(), CheckInWindow::default()).map_err(fail)?;
+    check_in_rules(&booking.office, &handle.office().id, booking.starts_at, state.clock.now(), CheckInWindow::default()).map_err(fail)?;
     let origin = Origin::Appointment { slot: booking.starts_at, booking: booking.id };
     let record = handle.queue(QueueCommand::Issue { service: booking.service, origin, priority: false }).await.map_err(fail)?;
     ticket_page(&state, &req, locale, handle, booking.service, &record).await
 }
 
 async fn display(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang) -> Result<HttpResponse, ApiError> {
-    let office_id = device_office(&state, &req, DeviceKind::Display, locale).await?;
-    let office = state.directory.get(&office_id).ok_or(ApiError::page(ErrorCode::OfficeNotFound, locale))?.office();
+    let office = device_office(&state, &req, DeviceKind::Display, locale).await?.office();
     let body = format!(
         r#"<style>.calls{{font:700 2.4rem/1.3 ui-monospace,monospace;border-collapse:collapse;min-width:60%}}.calls th,.calls td{{padding:.3rem 1.2rem;border-bottom:1px solid #ccd;text-align:left}}
 .calls tr.latest{{background:#fff3bf}}#offline{{display:none;background:#a4161a;color:#fff;padding:.6rem}}body.offline #offline{{display:block}}</style>
@@ -292,7 +287,7 @@ fn sse_frame(event: &DisplayEvent) -> Bytes {
 }
 
 async fn display_events(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang) -> Result<HttpResponse, ApiError> {
-    let office_id = device_office(&state, &req, DeviceKind::Display, locale).await?;
+    let office_id = device_office(&state, &req, DeviceKind::Display, locale).await?.office().id.clone();
     event_stream(&state, &req, office_id, locale).await
 }
 

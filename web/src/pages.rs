@@ -111,7 +111,7 @@ async fn office_page(state: web::Data<AppState>, req: HttpRequest, Lang(locale):
     let handle = office_of(&state, &path, locale)?;
     let o = handle.office();
     let mut body = format!("<p>{}, {}</p><h2>{}</h2>", esc(&o.address), esc(&o.city), t(locale, "service-choose"));
-    for offered in o.services.iter().filter(|s| o.has_biometrics || !s.service.needs_biometric_office()) {
+    for offered in o.available_services() {
         let slug = offered.service.slug();
         let minutes = catalog().text(locale, "service-minutes", &[("minutes", FluentValue::from(offered.slot_minutes))]);
         body.push_str(&format!(
@@ -361,7 +361,7 @@ async fn hold(
 }
 
 /// Decodes an `application/x-www-form-urlencoded` body into pairs.
-fn form_pairs(body: &str) -> Vec<(String, String)> {
+pub(crate) fn form_pairs(body: &str) -> Vec<(String, String)> {
     web::Query::<Vec<(String, String)>>::from_query(body).map(|q| q.into_inner()).unwrap_or_default()
 }
 

@@ -180,8 +180,7 @@ async fn counter(
     let office = handle.office();
     let tickets = handle.tickets().await.map_err(|c| ApiError::page(c, locale))?;
     let csrf = esc(&session.csrf);
-    let offered: Vec<ServiceKind> =
-        office.services.iter().filter(|s| office.has_biometrics || !s.service.needs_biometric_office()).map(|s| s.service).collect();
+    let offered: Vec<ServiceKind> = office.available_services().map(|s| s.service).collect();
     let services: String = offered
         .iter()
         .map(|s| {
@@ -240,11 +239,6 @@ async fn counter(
     Ok(html(&req, locale, &format!("{} {number}", catalog().t(locale, "counter-title")), &body))
 }
 
-/// Reads a form with repeated fields (`service`).
-fn pairs(body: &str) -> Vec<(String, String)> {
-    web::Query::<Vec<(String, String)>>::from_query(body).map(|q| q.into_inner()).unwrap_or_default()
-}
-
 fn field<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
@@ -258,7 +252,7 @@ async fn counter_form<'s>(
     body: &str,
 ) -> Result<(Vec<(String, String)>, &'s prepazka_actors::OfficeHandle, u16), ApiError> {
     let session = session_of(state, req, locale).await?;
-    let form = pairs(body);
+    let form = crate::pages::form_pairs(body);
     check_csrf(&session, field(&form, "csrf").unwrap_or_default(), locale)?;
     let handle = counter_office(state, &session, locale)?;
     let counter = counter_number(field(&form, "counter").and_then(|c| c.parse().ok()).or(Some(0)), locale)?;
