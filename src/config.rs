@@ -31,6 +31,11 @@ pub struct Config {
     pub registry_latency_ms: u64,
     /// Size of the fake registry's synthetic population (`POP-00000001` …).
     pub population: u32,
+    /// Walk-in tickets stop this many minutes before an office closes.
+    pub walk_in_cutoff_minutes: i64,
+    /// For training and test environments only: the instant (RFC 3339) the server's clock
+    /// reads at start; it runs on from there. Unset in production.
+    pub clock_start: Option<String>,
 }
 
 impl Default for Config {
@@ -50,6 +55,8 @@ impl Default for Config {
             log_format: "json".into(),
             registry_latency_ms: 20,
             population: 1_000_000,
+            walk_in_cutoff_minutes: 30,
+            clock_start: None,
         }
     }
 }
@@ -145,6 +152,12 @@ impl Config {
         }
         if let Some(v) = parsed("PREPAZKA_POPULATION")? {
             self.population = v;
+        }
+        if let Some(v) = parsed("PREPAZKA_WALK_IN_CUTOFF_MINUTES")? {
+            self.walk_in_cutoff_minutes = v;
+        }
+        if let Some(v) = var("PREPAZKA_CLOCK_START") {
+            self.clock_start = Some(v);
         }
         Ok(())
     }

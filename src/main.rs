@@ -200,12 +200,20 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
     let tls = config.tls()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let (writer, writer_task) = Writer::spawn(store.clone(), WriterConfig { max_batch: config.max_batch, ..WriterConfig::default() });
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock: Arc<dyn Clock> = match &config.clock_start {
+        None => Arc::new(SystemClock),
+        Some(start) => {
+            let start = prepazka_models::calendar::parse_instant(start).ok_or("clock_start must be an RFC 3339 instant")?;
+            tracing::warn!(%start, "the clock is shifted (training or test environment)");
+            Arc::new(prepazka_models::clock::OffsetClock::starting_at(start))
+        }
+    };
     let deps = Arc::new(OfficeDeps {
         store: store.clone(),
         writer: writer.clone(),
         clock: clock.clone(),
         window: BookingWindow { horizon_days: config.horizon_days, ..BookingWindow::default() },
+        walk_in_cutoff: chrono::Duration::minutes(config.walk_in_cutoff_minutes),
     });
     let offices_arbiter = actix::Arbiter::new();
     let directory = Directory::start(deps, &offices_arbiter.handle()).await.map_err(|e| e.to_string())?;

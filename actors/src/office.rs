@@ -1,5 +1,6 @@
 //! One office's booking decisions: the `OfficeActor` and its handle.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use prepazka_models::calendar::{prague_date, slot_starts, BookingWindow, PRAGUE}
 use prepazka_models::clock::Clock;
 use prepazka_models::ids::OfficeId;
 use prepazka_models::office::Office;
-use prepazka_models::queue::{DisplayEvent, OfficeQueue, PolicyParams, QueueCommand, Ticket};
+use prepazka_models::queue::{Counter, CounterStatus, DisplayEvent, OfficeQueue, Origin, PolicyParams, QueueCommand, Ticket};
 use prepazka_models::service::ServiceKind;
 use prepazka_models::ErrorCode;
 use prepazka_store::writer::Writer;
@@ -34,6 +35,8 @@ pub struct OfficeDeps {
     pub writer: Writer,
     pub clock: Arc<dyn Clock>,
     pub window: BookingWindow,
+    /// Walk-in tickets stop this long before closing.
+    pub walk_in_cutoff: chrono::Duration,
 }
 
 pub struct OfficeActor {
@@ -42,10 +45,65 @@ pub struct OfficeActor {
     /// Today's queue (Prague day); replaced when the day changes, rebuilt from the store on start.
     queue: OfficeQueue,
     displays: broadcast::Sender<DisplayEvent>,
+    counters: BTreeMap<u16, Counter>,
+    /// Days closed outside the regular hours (from the store).
+    closures: BTreeSet<NaiveDate>,
     deps: Arc<OfficeDeps>,
 }
 
 impl OfficeActor {
+    /// The counters as saved, and the office's other counters closed with every service.
+    fn default_counters(office: &Office) -> BTreeMap<u16, Counter> {
+        let services: Vec<ServiceKind> = office.available_services().map(|s| s.service).collect();
+        (1..=office.counter_count()).map(|n| (n, Counter::closed(n, services.iter().copied()))).collect()
+    }
+
+    /// Reads the counters and closures. Run under `ctx.wait`.
+    fn read_counters(&mut self) -> impl ActorFuture<Self, Output = ()> {
+        let deps = self.deps.clone();
+        let office = self.office.id.clone();
+        async move { (deps.store.counters(&office).await, deps.store.closures(&office).await) }.into_actor(self).map(
+            |(counters, closures), act, _| {
+                match counters {
+                    Ok(saved) => {
+                        let mut counters = Self::default_counters(&act.office);
+                        counters.extend(saved.into_iter().map(|c| (c.number, c)));
+                        act.counters = counters;
+                    }
+                    Err(err) => tracing::error!(office.id = %act.office.id, error = %err, "reading counters failed"),
+                }
+                match closures {
+                    Ok(days) => act.closures = days.into_iter().map(|(day, _)| day).collect(),
+                    Err(err) => tracing::error!(office.id = %act.office.id, error = %err, "reading closures failed"),
+                }
+            },
+        )
+    }
+
+    /// A queue command as the counter's state allows it: a counter calls only while open, and
+    /// only for the services assigned to it (narrowed further if the officer asked); walk-in
+    /// tickets only within the day's walk-in hours.
+    fn admit(&self, command: QueueCommand, now: DateTime<Utc>) -> Result<QueueCommand, ErrorCode> {
+        match command {
+            QueueCommand::CallNext { counter, services } => {
+                let assigned = self.counters.get(&counter).ok_or(ErrorCode::InvalidInput)?.calling_for();
+                if assigned.is_empty() {
+                    return Err(ErrorCode::CounterClosed);
+                }
+                let services = if services.is_empty() { assigned } else { services.intersection(&assigned).copied().collect() };
+                Ok(QueueCommand::CallNext { counter, services })
+            }
+            QueueCommand::Issue { origin: Origin::WalkIn, .. } => {
+                if self.closures.contains(&prague_date(now)) {
+                    return Err(ErrorCode::WalkInsClosed);
+                }
+                prepazka_models::calendar::walk_ins_open(&self.office.hours, now, self.deps.walk_in_cutoff)?;
+                Ok(command)
+            }
+            other => Ok(other),
+        }
+    }
+
     fn now(&self) -> DateTime<Utc> {
         self.deps.clock.now()
     }
@@ -107,6 +165,7 @@ impl Actor for OfficeActor {
         // added. One waiting future, so no message is handled before the board is whole
         // (and actix runs several queued `wait` futures last-in first).
         let today = prague_date(self.now());
+        ctx.wait(self.read_counters());
         ctx.wait(self.read_queue(today));
         ctx.wait(self.read_board().then(|(), act, _| {
             let missing: Vec<_> = act
@@ -179,6 +238,184 @@ struct Queue(QueueCommand);
 #[rtype(result = "Vec<Ticket>")]
 struct QueueSnapshot;
 
+#[derive(Message)]
+#[rtype(result = "DaySnapshot")]
+struct DayQuery;
+
+/// Today's queue and counters as the office sees them.
+#[derive(Debug, Clone, Default)]
+pub struct DaySnapshot {
+    pub tickets: Vec<Ticket>,
+    pub counters: Vec<Counter>,
+    pub params: PolicyParams,
+    pub closures: BTreeSet<NaiveDate>,
+}
+
+/// What staff change about a counter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CounterChange {
+    /// An officer signs in to the counter and opens it.
+    Open { officer: String },
+    Pause,
+    /// Closes it; a counter still serving someone finishes first.
+    Close,
+    /// A supervisor assigns services.
+    Assign(BTreeSet<ServiceKind>),
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<Counter, ErrorCode>")]
+struct ChangeCounter {
+    number: u16,
+    change: CounterChange,
+    actor: String,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<Outcome, ErrorCode>")]
+struct CloseDay {
+    day: NaiveDate,
+    reason: String,
+    rebook_path: String,
+    actor: String,
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<Outcome, ErrorCode>")]
+struct SetCapacity {
+    service: ServiceKind,
+    day: NaiveDate,
+    capacity: u32,
+    actor: String,
+}
+
+impl Handler<DayQuery> for OfficeActor {
+    type Result = MessageResult<DayQuery>;
+
+    fn handle(&mut self, _: DayQuery, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(DaySnapshot {
+            tickets: self.queue.tickets().cloned().collect(),
+            counters: self.counters.values().cloned().collect(),
+            params: self.queue.params,
+            closures: self.closures.clone(),
+        })
+    }
+}
+
+impl Handler<ChangeCounter> for OfficeActor {
+    type Result = ResponseActFuture<Self, Result<Counter, ErrorCode>>;
+
+    /// Decides, hands the write over in decision order, applies at once, answers after commit;
+    /// a failed commit re-reads the counters from the store.
+    fn handle(&mut self, msg: ChangeCounter, _: &mut Context<Self>) -> Self::Result {
+        let offered: BTreeSet<ServiceKind> = self.office.available_services().map(|s| s.service).collect();
+        let known = self.counters.get(&msg.number).cloned();
+        // A counter beyond the usual number (an extra desk opened for a rush) starts closed.
+        let fresh = || (1..=prepazka_models::queue::MAX_COUNTER).contains(&msg.number).then(|| Counter::closed(msg.number, offered.clone()));
+        let Some(current) = known.or_else(fresh) else {
+            return Box::pin(fut::ready(Err(ErrorCode::InvalidInput)));
+        };
+        let changed = match msg.change {
+            CounterChange::Open { officer } => Ok(Counter { status: CounterStatus::Open, officer: Some(officer), ..current }),
+            CounterChange::Pause if current.status == CounterStatus::Closed => Err(ErrorCode::CounterClosed),
+            CounterChange::Pause => Ok(Counter { status: CounterStatus::Paused, ..current }),
+            CounterChange::Close if self.queue.busy(msg.number) => Err(ErrorCode::CounterBusy),
+            CounterChange::Close => Ok(Counter { status: CounterStatus::Closed, officer: None, ..current }),
+            CounterChange::Assign(services) if services.is_empty() || !services.is_subset(&offered) => Err(ErrorCode::ServiceNotOffered),
+            CounterChange::Assign(services) => Ok(Counter { services, ..current }),
+        };
+        let counter = match changed {
+            Ok(counter) => counter,
+            Err(code) => return Box::pin(fut::ready(Err(code))),
+        };
+        let write = Write::SaveCounter { office: self.office.id.clone(), counter: counter.clone(), actor: msg.actor, now: self.now() };
+        let committed = match self.deps.writer.enqueue(write) {
+            Ok(receiver) => receiver,
+            Err(code) => return Box::pin(fut::ready(Err(code))),
+        };
+        self.counters.insert(counter.number, counter.clone());
+        Box::pin(async move { committed.await.unwrap_or(Err(ErrorCode::Unavailable)) }.into_actor(self).map(move |result, act, ctx| {
+            match result {
+                Ok(_) => Ok(counter),
+                Err(code) => {
+                    ctx.wait(act.read_counters());
+                    Err(code)
+                }
+            }
+        }))
+    }
+}
+
+impl Handler<CloseDay> for OfficeActor {
+    type Result = ResponseActFuture<Self, Result<Outcome, ErrorCode>>;
+
+    fn handle(&mut self, msg: CloseDay, _: &mut Context<Self>) -> Self::Result {
+        let now = self.now();
+        let bounds = prepazka_models::calendar::prague_day_bounds(msg.day);
+        let refused = if msg.day < prague_date(now) {
+            Some(ErrorCode::SlotInPast)
+        } else if self.closures.contains(&msg.day) {
+            Some(ErrorCode::OfficeClosedOnDay)
+        } else {
+            None
+        };
+        let (from, to) = match (refused, bounds) {
+            (None, Some(bounds)) => bounds,
+            (Some(code), _) => return Box::pin(fut::ready(Err(code))),
+            (None, None) => return Box::pin(fut::ready(Err(ErrorCode::InvalidDate))),
+        };
+        let write = Write::CloseOffice {
+            office: self.office.id.clone(),
+            day: msg.day,
+            from,
+            to,
+            reason: msg.reason,
+            rebook_path: msg.rebook_path,
+            actor: msg.actor,
+            now,
+        };
+        let writer = self.deps.writer.clone();
+        let day = msg.day;
+        Box::pin(async move { writer.submit(write).await }.into_actor(self).map(move |result, act, ctx| {
+            if result.is_ok() {
+                act.closures.insert(day);
+            }
+            ctx.wait(act.read_board());
+            result
+        }))
+    }
+}
+
+impl Handler<SetCapacity> for OfficeActor {
+    type Result = ResponseActFuture<Self, Result<Outcome, ErrorCode>>;
+
+    fn handle(&mut self, msg: SetCapacity, _: &mut Context<Self>) -> Self::Result {
+        let Some((from, to)) = prepazka_models::calendar::prague_day_bounds(msg.day) else {
+            return Box::pin(fut::ready(Err(ErrorCode::InvalidDate)));
+        };
+        if let Err(code) = self.office.offers(msg.service) {
+            return Box::pin(fut::ready(Err(code)));
+        }
+        if msg.day < prague_date(self.now()) {
+            return Box::pin(fut::ready(Err(ErrorCode::SlotInPast)));
+        }
+        let write = Write::SetCapacity {
+            office: self.office.id.clone(),
+            service: msg.service,
+            from,
+            to,
+            capacity: msg.capacity,
+            actor: msg.actor,
+            now: self.now(),
+        };
+        let writer = self.deps.writer.clone();
+        Box::pin(async move { writer.submit(write).await }.into_actor(self).map(|result, act, ctx| {
+            ctx.wait(act.read_board());
+            result
+        }))
+    }
+}
+
 impl Handler<Queue> for OfficeActor {
     type Result = ResponseActFuture<Self, Result<QueueRecord, ErrorCode>>;
 
@@ -191,7 +428,7 @@ impl Handler<Queue> for OfficeActor {
         if self.queue.day != today {
             self.queue = OfficeQueue::new(today, self.queue.params);
         }
-        let event = match self.queue.decide(&command, now) {
+        let event = match self.admit(command, now).and_then(|command| self.queue.decide(&command, now)) {
             Ok(event) => event,
             Err(code) => return Box::pin(fut::ready(Err(code))),
         };
@@ -235,6 +472,9 @@ impl Handler<Hold> for OfficeActor {
         let hold = &request.hold;
         let applicant = Applicant { biometrics_office: request.biometrics_office.as_ref() };
         let checked = hold.seats.iter().try_for_each(|seat| {
+            if self.closures.contains(&prague_date(seat.starts_at)) {
+                return Err(ErrorCode::OfficeClosedOnDay);
+            }
             check_slot_rules(&self.office, hold.service, seat.starts_at, applicant, now, self.deps.window).map(|_| ())
         });
         let keys: Vec<SlotKey> = hold.seats.iter().map(|s| SlotKey { service: hold.service, start: s.starts_at }).collect();
@@ -364,6 +604,8 @@ impl OfficeHandle {
                 board: SlotBoard::default(),
                 queue: OfficeQueue::new(today, PolicyParams::default()),
                 displays: actor_displays,
+                counters: BTreeMap::new(),
+                closures: BTreeSet::new(),
                 deps,
             }
         });
@@ -407,6 +649,28 @@ impl OfficeHandle {
     /// Today's tickets as the office sees them.
     pub async fn tickets(&self) -> Result<Vec<Ticket>, ErrorCode> {
         self.addr.send(QueueSnapshot).await.map_err(|_| ErrorCode::Unavailable)
+    }
+
+    /// Today's tickets and counters, for staff pages and waiting-time estimates.
+    pub async fn day(&self) -> Result<DaySnapshot, ErrorCode> {
+        self.addr.send(DayQuery).await.map_err(|_| ErrorCode::Unavailable)
+    }
+
+    /// Opens, pauses, closes or assigns a counter on behalf of `actor` (a staff username).
+    pub async fn change_counter(&self, number: u16, change: CounterChange, actor: &str) -> Result<Counter, ErrorCode> {
+        self.addr.send(ChangeCounter { number, change, actor: actor.to_owned() }).await.map_err(|_| ErrorCode::Unavailable)?
+    }
+
+    /// Closes the office on `day` (an unplanned closure): its bookings are cancelled with a
+    /// notice each, linking to `rebook_path`.
+    pub async fn close_day(&self, day: NaiveDate, reason: &str, rebook_path: &str, actor: &str) -> Result<Outcome, ErrorCode> {
+        let msg = CloseDay { day, reason: reason.to_owned(), rebook_path: rebook_path.to_owned(), actor: actor.to_owned() };
+        self.addr.send(msg).await.map_err(|_| ErrorCode::Unavailable)?
+    }
+
+    /// Sets how many people a service's slots on `day` take (never below those booked).
+    pub async fn set_capacity(&self, service: ServiceKind, day: NaiveDate, capacity: u32, actor: &str) -> Result<Outcome, ErrorCode> {
+        self.addr.send(SetCapacity { service, day, capacity, actor: actor.to_owned() }).await.map_err(|_| ErrorCode::Unavailable)?
     }
 
     /// Committed queue transitions from now on (displays replay older ones from the store).

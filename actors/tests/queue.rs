@@ -6,9 +6,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use futures_util::future::join_all;
-use prepazka_actors::office::{OfficeDeps, OfficeHandle};
+use prepazka_actors::office::{CounterChange, OfficeDeps, OfficeHandle};
 use prepazka_models::calendar::{BookingWindow, WeeklyHours};
-use prepazka_models::clock::SystemClock;
+use prepazka_models::clock::OffsetClock;
 use prepazka_models::ids::OfficeId;
 use prepazka_models::office::{Office, OfficeService, Region};
 use prepazka_models::queue::{Origin, QueueCommand, QueueEvent, TicketState};
@@ -39,8 +39,10 @@ async fn start(store: prepazka_store::SharedStore) -> (OfficeHandle, Writer) {
     let deps = Arc::new(OfficeDeps {
         store,
         writer: writer.clone(),
-        clock: Arc::new(SystemClock),
+        // A Tuesday morning, whenever the test runs: walk-in tickets are issued in opening hours.
+        clock: Arc::new(OffsetClock::starting_at(prepazka_models::calendar::parse_instant("2027-03-16T09:00:00+01:00").expect("instant"))),
         window: BookingWindow { horizon_days: 1, min_lead_minutes: 30 },
+        walk_in_cutoff: chrono::Duration::minutes(30),
     });
     (OfficeHandle::start(office(), deps, &actix::Arbiter::current()), writer)
 }
@@ -75,6 +77,9 @@ async fn fifty_counters_ten_thousand_tickets(backend: Backend) {
     }
     // Fifty counters, each serving all three services, call until nobody waits.
     let all: BTreeSet<ServiceKind> = services.into_iter().collect();
+    for counter in 1..=COUNTERS {
+        handle.change_counter(counter, CounterChange::Open { officer: format!("officer-{counter}") }, "supervisor").await.expect("open");
+    }
     let started = std::time::Instant::now();
     let calls = join_all((1..=COUNTERS).map(|counter| {
         let (handle, all) = (handle.clone(), all.clone());

@@ -44,6 +44,27 @@ impl WeeklyHours {
     }
 }
 
+/// The first instant of a Prague day and the first of the next (23 or 25 hours apart on the
+/// days the clocks change).
+pub fn prague_day_bounds(date: NaiveDate) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let start = prague_instant(date, NaiveTime::MIN)?;
+    let end = prague_instant(date.succ_opt()?, NaiveTime::MIN)?;
+    Some((start, end))
+}
+
+/// When walk-in tickets are issued on a day: from an hour before opening until `cutoff`
+/// before closing (so everyone who takes one can still be served), never on a closed day.
+pub fn walk_ins_open(hours: &WeeklyHours, now: DateTime<Utc>, cutoff: Duration) -> Result<(), crate::ErrorCode> {
+    let local = now.with_timezone(&PRAGUE);
+    let date = local.date_naive();
+    let (open, close) = hours.on(date.weekday()).filter(|_| !is_public_holiday(date)).ok_or(crate::ErrorCode::WalkInsClosed)?;
+    let time = local.time();
+    if time < open - Duration::hours(1) || time >= close - cutoff {
+        return Err(crate::ErrorCode::WalkInsClosed);
+    }
+    Ok(())
+}
+
 /// Easter Sunday of a Gregorian year (anonymous Gregorian algorithm).
 pub fn easter_sunday(year: i32) -> NaiveDate {
     let a = year % 19;
@@ -155,6 +176,26 @@ mod tests {
 
     fn every_day(open: NaiveTime, close: NaiveTime) -> WeeklyHours {
         WeeklyHours { days: [Some((open, close)); 7] }
+    }
+
+    #[test]
+    fn walk_ins_stop_before_closing_and_on_closed_days() {
+        let hours = WeeklyHours::typical_office();
+        let cutoff = Duration::minutes(30);
+        let prague = |date: NaiveDate, time: NaiveTime| prague_instant(date, time).unwrap_or_default();
+        // Tuesday 24 November 2026: open 8:00–14:00.
+        let tuesday = d(2026, 11, 24);
+        let cases = [
+            (prague(tuesday, t(6, 59)), false),
+            (prague(tuesday, t(7, 0)), true),
+            (prague(tuesday, t(13, 29)), true),
+            (prague(tuesday, t(13, 30)), false),
+            (prague(d(2026, 11, 28), t(10, 0)), false),
+            (prague(d(2026, 12, 24), t(10, 0)), false),
+        ];
+        for (now, open) in cases {
+            assert_eq!(walk_ins_open(&hours, now, cutoff).is_ok(), open, "{now}");
+        }
     }
 
     #[test]

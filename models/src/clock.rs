@@ -20,6 +20,26 @@ impl Clock for SystemClock {
     }
 }
 
+/// The wall clock shifted by a fixed offset: a training or test environment that lives on
+/// another day (a weekday morning) while time passes normally.
+#[derive(Debug, Clone, Copy)]
+pub struct OffsetClock {
+    offset: chrono::Duration,
+}
+
+impl OffsetClock {
+    /// A clock that reads `start` now and runs on from there.
+    pub fn starting_at(start: DateTime<Utc>) -> Self {
+        Self { offset: start - Utc::now() }
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + self.offset
+    }
+}
+
 /// A clock that stands still until moved; for tests and simulations.
 #[derive(Debug)]
 pub struct FixedClock {

@@ -9,6 +9,7 @@
 
 pub mod booking;
 pub mod calendar;
+pub mod checks;
 pub mod clock;
 pub mod error;
 pub mod identity;
@@ -18,5 +19,6 @@ pub mod office;
 pub mod queue;
 pub mod registry;
 pub mod service;
+pub mod wait;
 
 pub use error::ErrorCode;

@@ -116,6 +116,12 @@ impl Office {
         self.services.iter().find(|s| s.service == kind)
     }
 
+    /// How many counters the office has: one per client it serves in parallel, per service.
+    pub fn counter_count(&self) -> u16 {
+        let total: u32 = self.available_services().map(|s| s.capacity).sum();
+        total.clamp(1, u32::from(crate::queue::MAX_COUNTER)) as u16
+    }
+
     /// The services people can book or take a ticket for here: those needing biometric
     /// equipment only where it is.
     pub fn available_services(&self) -> impl Iterator<Item = &OfficeService> {

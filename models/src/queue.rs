@@ -117,6 +117,82 @@ pub struct Ticket {
     /// When the person first arrived; kept across transfers.
     pub arrived_at: DateTime<Utc>,
     pub state: TicketState,
+    /// When a counter first called it (the end of the wait).
+    pub called_at: Option<DateTime<Utc>>,
+    /// When service began at the counter.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it was completed, transferred away or marked a no-show.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The counter that last called it.
+    pub counter: Option<u16>,
+}
+
+impl Ticket {
+    /// How long the person waited before a counter called them (`None` while waiting).
+    pub fn waited(&self) -> Option<Duration> {
+        self.called_at.map(|called| called - self.arrived_at)
+    }
+
+    /// How long the counter served them, from start (or call) to completion.
+    pub fn service_time(&self) -> Option<Duration> {
+        let began = self.started_at.or(self.called_at)?;
+        matches!(self.state, TicketState::Done).then_some(())?;
+        self.finished_at.map(|end| end - began)
+    }
+}
+
+/// Whether a counter takes clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CounterStatus {
+    /// Staffed and calling.
+    Open,
+    /// Staffed, but calling nobody for now (a break, paperwork).
+    Paused,
+    Closed,
+}
+
+impl CounterStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CounterStatus::Open => "open",
+            CounterStatus::Paused => "paused",
+            CounterStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [CounterStatus::Open, CounterStatus::Paused, CounterStatus::Closed].into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// The highest counter number an office may have.
+pub const MAX_COUNTER: u16 = 99;
+
+/// One counter of an office: the services assigned to it, whether it takes clients, and who
+/// works it (a staff username, never a client's name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counter {
+    pub number: u16,
+    pub services: BTreeSet<ServiceKind>,
+    pub status: CounterStatus,
+    pub officer: Option<String>,
+}
+
+impl Counter {
+    /// A counter nobody has opened yet, assigned every service in `services`.
+    pub fn closed(number: u16, services: impl IntoIterator<Item = ServiceKind>) -> Self {
+        Self { number, services: services.into_iter().collect(), status: CounterStatus::Closed, officer: None }
+    }
+
+    /// The services it calls for now; empty unless it is open.
+    pub fn calling_for(&self) -> BTreeSet<ServiceKind> {
+        if self.status == CounterStatus::Open {
+            self.services.clone()
+        } else {
+            BTreeSet::new()
+        }
+    }
 }
 
 /// An office's tuning of the policy.
@@ -137,7 +213,7 @@ impl Default for PolicyParams {
 }
 
 /// The policy's rank of a waiting ticket at `now`: lower is called first.
-fn rank(ticket: &Ticket, now: DateTime<Utc>, params: &PolicyParams) -> (u8, DateTime<Utc>, DateTime<Utc>) {
+pub(crate) fn rank(ticket: &Ticket, now: DateTime<Utc>, params: &PolicyParams) -> (u8, DateTime<Utc>, DateTime<Utc>) {
     let waited = now - ticket.arrived_at;
     match ticket.origin {
         Origin::Appointment { slot, .. } if slot - params.due_before <= now => (1, slot, ticket.arrived_at),
@@ -230,6 +306,10 @@ pub enum QueueEvent {
         to: TicketNumber,
         service: ServiceKind,
     },
+    /// Staff flagged a waiting ticket as priority (disability, pregnancy, the elderly).
+    Prioritised {
+        number: TicketNumber,
+    },
 }
 
 impl QueueEvent {
@@ -242,6 +322,7 @@ impl QueueEvent {
             QueueEvent::Completed { .. } => "completed",
             QueueEvent::NoShow { .. } => "no_show",
             QueueEvent::Transferred { .. } => "transferred",
+            QueueEvent::Prioritised { .. } => "prioritised",
         }
     }
 
@@ -253,7 +334,8 @@ impl QueueEvent {
             | QueueEvent::Recalled { number, .. }
             | QueueEvent::Serving { number, .. }
             | QueueEvent::Completed { number }
-            | QueueEvent::NoShow { number } => *number,
+            | QueueEvent::NoShow { number }
+            | QueueEvent::Prioritised { number } => *number,
             QueueEvent::Transferred { to, .. } => *to,
         }
     }
@@ -305,6 +387,7 @@ pub enum QueueCommand {
     Complete { number: TicketNumber, counter: u16 },
     NoShow { number: TicketNumber, counter: u16 },
     Transfer { number: TicketNumber, counter: u16, to: ServiceKind },
+    Prioritise { number: TicketNumber },
 }
 
 /// One office's queue for one Prague day.
@@ -399,6 +482,12 @@ impl OfficeQueue {
                 self.at_counter(*number, *counter)?;
                 Ok(QueueEvent::Transferred { from: *number, to: self.next_number(*to)?, service: *to })
             }
+            QueueCommand::Prioritise { number } => match self.tickets.get(number) {
+                None => Err(ErrorCode::TicketNotFound),
+                Some(ticket) if ticket.state != TicketState::Waiting => Err(ErrorCode::TicketNotWaiting),
+                Some(ticket) if ticket.priority => Err(ErrorCode::AlreadyPriority),
+                Some(_) => Ok(QueueEvent::Prioritised { number: *number }),
+            },
         }
     }
 
@@ -423,21 +512,42 @@ impl OfficeQueue {
                         priority: *priority,
                         arrived_at: at,
                         state: TicketState::Waiting,
+                        called_at: None,
+                        started_at: None,
+                        finished_at: None,
+                        counter: None,
                     },
                 );
             }
-            QueueEvent::Called { number, counter } => self.set_state(*number, TicketState::Called { counter: *counter, recalls: 0 }),
+            QueueEvent::Called { number, counter } => {
+                self.set_state(*number, TicketState::Called { counter: *counter, recalls: 0 });
+                self.stamp(*number, |t| {
+                    t.called_at = Some(at);
+                    t.counter = Some(*counter);
+                });
+            }
             QueueEvent::Recalled { number, .. } => {
                 if let Some(Ticket { state: TicketState::Called { recalls, .. }, .. }) = self.tickets.get_mut(number) {
                     *recalls += 1;
                 }
             }
-            QueueEvent::Serving { number, counter } => self.set_state(*number, TicketState::Serving { counter: *counter }),
-            QueueEvent::Completed { number } => self.set_state(*number, TicketState::Done),
-            QueueEvent::NoShow { number } => self.set_state(*number, TicketState::NoShow),
+            QueueEvent::Serving { number, counter } => {
+                self.set_state(*number, TicketState::Serving { counter: *counter });
+                self.stamp(*number, |t| t.started_at = Some(at));
+            }
+            QueueEvent::Completed { number } => {
+                self.set_state(*number, TicketState::Done);
+                self.stamp(*number, |t| t.finished_at = Some(at));
+            }
+            QueueEvent::NoShow { number } => {
+                self.set_state(*number, TicketState::NoShow);
+                self.stamp(*number, |t| t.finished_at = Some(at));
+            }
+            QueueEvent::Prioritised { number } => self.stamp(*number, |t| t.priority = true),
             QueueEvent::Transferred { from, to, service } => {
                 let Some(old) = self.tickets.get(from).cloned() else { return };
                 self.set_state(*from, TicketState::Done);
+                self.stamp(*from, |t| t.finished_at = Some(at));
                 self.last_number.insert(to.prefix, to.number);
                 self.tickets.insert(
                     *to,
@@ -448,9 +558,19 @@ impl OfficeQueue {
                         priority: old.priority,
                         arrived_at: old.arrived_at,
                         state: TicketState::Waiting,
+                        called_at: None,
+                        started_at: None,
+                        finished_at: None,
+                        counter: None,
                     },
                 );
             }
+        }
+    }
+
+    fn stamp(&mut self, number: TicketNumber, change: impl FnOnce(&mut Ticket)) {
+        if let Some(ticket) = self.tickets.get_mut(&number) {
+            change(ticket);
         }
     }
 

@@ -86,6 +86,14 @@ pub trait Store: Send + Sync + 'static {
     /// The queue events of an office's day with `seq` greater than `after`, in order.
     async fn queue_events(&self, office: &OfficeId, day: chrono::NaiveDate, after: u64) -> Result<Vec<QueueRecord>, StoreError>;
 
+    /// An office's counters as last saved (counters never saved are closed, with every service).
+    async fn counters(&self, office: &OfficeId) -> Result<Vec<prepazka_models::queue::Counter>, StoreError>;
+
+    /// The days an office was closed outside its regular hours, with the reason given.
+    async fn closures(&self, office: &OfficeId) -> Result<Vec<(chrono::NaiveDate, String)>, StoreError>;
+
+    async fn booking_by_id(&self, id: i64) -> Result<Option<BookingRecord>, StoreError>;
+
     /// Counts of rows per table and status, for tests and the metrics page.
     async fn booking_counts(&self) -> Result<BookingCounts, StoreError>;
 

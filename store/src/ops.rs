@@ -57,9 +57,15 @@ fn constraint_code(err: &sqlx::Error) -> Option<ErrorCode> {
         if mentions("queue_events_called_once", "queue_events.ticket") || mentions("queue_events_issued_once", "queue_events.ticket") {
             return Some(ErrorCode::TicketNotAtCounter);
         }
+        if mentions("office_closures_pkey", "office_closures.office_id") {
+            return Some(ErrorCode::OfficeClosedOnDay);
+        }
     }
     if db.is_check_violation() && mentions("slots_within_capacity", "slots_within_capacity") {
         return Some(ErrorCode::SlotTaken);
+    }
+    if db.is_check_violation() && mentions("counters_number_check", "counters_number_check") {
+        return Some(ErrorCode::InvalidInput);
     }
     // A start that is no slot finds no slot id.
     if matches!(db.kind(), sqlx::error::ErrorKind::NotNullViolation) && message.contains("slot_id") {
@@ -464,6 +470,103 @@ macro_rules! shared_ops {
                     in_savepoint(item, vec![append]).await?;
                     Ok(Outcome::Done)
                 }
+                Write::SaveCounter { office, counter, actor, now } => {
+                    let services: Vec<&str> = counter.services.iter().map(|s| s.slug()).collect();
+                    let services = serde_json::to_string(&services).map_err(|_| ItemError::Rule(ErrorCode::Internal))?;
+                    let save = Stmt::new(
+                        "INSERT INTO counters (office_id, number, services, status, officer, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
+                         ON CONFLICT (office_id, number) DO UPDATE SET services = excluded.services, status = excluded.status, \
+                         officer = excluded.officer, updated_at = excluded.updated_at",
+                    )
+                    .arg(Arg::text(office.as_str()))
+                    .arg(Arg::Int(i64::from(counter.number)))
+                    .arg(Arg::Text(services.clone()))
+                    .arg(Arg::text(counter.status.as_str()))
+                    .arg(Arg::OptText(counter.officer.clone()))
+                    .arg(Arg::Int(ms(*now)));
+                    let audit = audit(*now, actor, "counter", &format!("{}/{}", office.as_str(), counter.number), serde_json::json!({
+                        "status": counter.status.as_str(), "services": services,
+                    }));
+                    in_savepoint(item, vec![save, audit]).await?;
+                    Ok(Outcome::Done)
+                }
+                Write::CloseOffice { office, day, from, to, reason, rebook_path, actor, now } => {
+                    let rows = sqlx::query(
+                        "SELECT id, code, service, starts_at, locale FROM bookings \
+                         WHERE office_id = $1 AND starts_at >= $2 AND starts_at < $3 AND status IN ('held', 'confirmed') ORDER BY id",
+                    )
+                    .bind(office.as_str())
+                    .bind(ms(*from))
+                    .bind(ms(*to))
+                    .fetch_all(&mut *item.conn)
+                    .await?;
+                    let mut stmts = vec![
+                        Stmt::new("INSERT INTO office_closures (office_id, day, reason, closed_by, created_at) VALUES ($1, $2, $3, $4, $5)")
+                            .arg(Arg::text(office.as_str()))
+                            .arg(Arg::Text(day.to_string()))
+                            .arg(Arg::text(reason))
+                            .arg(Arg::text(actor))
+                            .arg(Arg::Int(ms(*now))),
+                        Stmt::new(
+                            "UPDATE bookings SET status = 'cancelled', updated_at = $1 \
+                             WHERE office_id = $2 AND starts_at >= $3 AND starts_at < $4 AND status IN ('held', 'confirmed')",
+                        )
+                        .arg(Arg::Int(ms(*now)))
+                        .arg(Arg::text(office.as_str()))
+                        .arg(Arg::Int(ms(*from)))
+                        .arg(Arg::Int(ms(*to))),
+                        // Nothing can be booked into the closed day afterwards.
+                        Stmt::new("UPDATE slots SET capacity = 0 WHERE office_id = $1 AND starts_at >= $2 AND starts_at < $3")
+                            .arg(Arg::text(office.as_str()))
+                            .arg(Arg::Int(ms(*from)))
+                            .arg(Arg::Int(ms(*to))),
+                    ];
+                    for row in &rows {
+                        let id: i64 = row.try_get("id")?;
+                        let locale: Option<String> = row.try_get("locale")?;
+                        let locale = locale.and_then(|l| l.parse::<prepazka_models::locale::Locale>().ok()).unwrap_or(prepazka_models::locale::Locale::Cs);
+                        let message = NewOutboxMessage {
+                            kind: "closure_notice".into(),
+                            locale,
+                            payload: serde_json::json!({
+                                "code": row.try_get::<String, _>("code")?,
+                                "office": office.as_str(),
+                                "service": row.try_get::<String, _>("service")?,
+                                "starts_at": row.try_get::<i64, _>("starts_at")?,
+                                "rebook": rebook_path,
+                            }),
+                        };
+                        stmts.push(enqueue(&message, Some(id), *now));
+                    }
+                    stmts.push(audit(*now, actor, "close_office", office.as_str(), serde_json::json!({
+                        "day": day.to_string(), "reason": reason, "cancelled": rows.len(),
+                    })));
+                    in_savepoint(item, stmts).await?;
+                    Ok(Outcome::Closed { cancelled: rows.len() })
+                }
+                Write::SetCapacity { office, service, from, to, capacity, actor, now } => {
+                    let set = Stmt::new(
+                        "UPDATE slots SET capacity = CASE WHEN taken > $1 THEN taken ELSE $1 END \
+                         WHERE office_id = $2 AND service = $3 AND starts_at >= $4 AND starts_at < $5",
+                    )
+                    .arg(Arg::Int(i64::from(*capacity)))
+                    .arg(Arg::text(office.as_str()))
+                    .arg(Arg::text(service.slug()))
+                    .arg(Arg::Int(ms(*from)))
+                    .arg(Arg::Int(ms(*to)));
+                    let audit = audit(*now, actor, "capacity", office.as_str(), serde_json::json!({
+                        "service": service.slug(), "from": ms(*from), "to": ms(*to), "capacity": capacity,
+                    }));
+                    in_savepoint(item, vec![set, audit]).await?;
+                    Ok(Outcome::Done)
+                }
+                Write::ConfigureOffice { office, actor, now } => {
+                    let audit = audit(*now, actor, "configure_office", office.id.as_str(), serde_json::json!({
+                        "services": office.services.len(),
+                    }));
+                    in_savepoint(item, vec![upsert_office(office)?, audit]).await?;
+                    Ok(Outcome::Done)
+                }
                 Write::PurgeIdempotency { before } => {
                     in_savepoint(item, vec![Stmt::new("DELETE FROM idempotency_keys WHERE created_at < $1").arg(Arg::Int(ms(*before)))]).await?;
                     Ok(Outcome::Done)
@@ -791,6 +894,42 @@ macro_rules! shared_ops {
                 .collect()
         }
 
+        pub(crate) async fn counters(pool: &Pool, office: &OfficeId) -> Result<Vec<prepazka_models::queue::Counter>, StoreError> {
+            let rows = sqlx::query("SELECT number, services, status, officer FROM counters WHERE office_id = $1 ORDER BY number")
+                .bind(office.as_str())
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    let services: Vec<String> = serde_json::from_str(&row.try_get::<String, _>("services")?).map_err(|_| corrupt("counter services"))?;
+                    Ok(prepazka_models::queue::Counter {
+                        number: u16::try_from(row.try_get::<i64, _>("number")?).map_err(|_| corrupt("counter number"))?,
+                        services: services.iter().map(|s| ServiceKind::from_str(s).map_err(|_| corrupt("counter service"))).collect::<Result<_, _>>()?,
+                        status: prepazka_models::queue::CounterStatus::parse(&row.try_get::<String, _>("status")?).ok_or_else(|| corrupt("counter status"))?,
+                        officer: row.try_get("officer")?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(crate) async fn closures(pool: &Pool, office: &OfficeId) -> Result<Vec<(chrono::NaiveDate, String)>, StoreError> {
+            let rows = sqlx::query("SELECT day, reason FROM office_closures WHERE office_id = $1 ORDER BY day")
+                .bind(office.as_str())
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    let day = chrono::NaiveDate::parse_from_str(&row.try_get::<String, _>("day")?, "%Y-%m-%d").map_err(|_| corrupt("closure day"))?;
+                    Ok((day, row.try_get("reason")?))
+                })
+                .collect()
+        }
+
+        pub(crate) async fn booking_by_id(pool: &Pool, id: i64) -> Result<Option<BookingRecord>, StoreError> {
+            let row = sqlx::query(&format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = $1")).bind(id).fetch_optional(pool).await?;
+            row.as_ref().map(booking_from_row).transpose()
+        }
+
         pub(crate) async fn booking_counts(pool: &Pool) -> Result<BookingCounts, StoreError> {
             let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM bookings GROUP BY status").fetch_all(pool).await?;
             let mut counts = BookingCounts::default();
@@ -942,6 +1081,18 @@ macro_rules! store_impl {
                 after: u64,
             ) -> Result<Vec<crate::QueueRecord>, crate::StoreError> {
                 shared::queue_events(&self.readers, office, day, after).await
+            }
+
+            async fn counters(&self, office: &prepazka_models::ids::OfficeId) -> Result<Vec<prepazka_models::queue::Counter>, crate::StoreError> {
+                shared::counters(&self.readers, office).await
+            }
+
+            async fn closures(&self, office: &prepazka_models::ids::OfficeId) -> Result<Vec<(chrono::NaiveDate, String)>, crate::StoreError> {
+                shared::closures(&self.readers, office).await
+            }
+
+            async fn booking_by_id(&self, id: i64) -> Result<Option<crate::BookingRecord>, crate::StoreError> {
+                shared::booking_by_id(&self.readers, id).await
             }
 
             async fn booking_counts(&self) -> Result<crate::BookingCounts, crate::StoreError> {

@@ -5,7 +5,7 @@ use prepazka_models::booking::BookingStatus;
 use prepazka_models::ids::{BookingCode, OfficeId, PersonKey};
 use prepazka_models::locale::Locale;
 use prepazka_models::office::{DeviceKind, Office, StaffMember};
-use prepazka_models::queue::QueueEvent;
+use prepazka_models::queue::{Counter, QueueEvent};
 use prepazka_models::service::ServiceKind;
 use serde::{Deserialize, Serialize};
 
@@ -136,6 +136,42 @@ pub enum Write {
         day: NaiveDate,
         record: QueueRecord,
     },
+    /// Saves a counter's assignment and status; audited under `actor` (a staff username).
+    SaveCounter {
+        office: OfficeId,
+        counter: Counter,
+        actor: String,
+        now: DateTime<Utc>,
+    },
+    /// Closes an office for a Prague day (`from`..`to` are its bounds): cancels the day's held
+    /// and confirmed bookings, writes a notice with a rebooking link for each person, takes the
+    /// day's slots off sale, and audits it, all in one step.
+    CloseOffice {
+        office: OfficeId,
+        day: NaiveDate,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        reason: String,
+        rebook_path: String,
+        actor: String,
+        now: DateTime<Utc>,
+    },
+    /// Sets the capacity of a service's slots in `from`..`to`; never below the seats taken.
+    SetCapacity {
+        office: OfficeId,
+        service: ServiceKind,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        capacity: u32,
+        actor: String,
+        now: DateTime<Utc>,
+    },
+    /// Replaces an office's hours and slot templates, audited under `actor`.
+    ConfigureOffice {
+        office: Office,
+        actor: String,
+        now: DateTime<Utc>,
+    },
 }
 
 /// A persisted queue transition: its place in the office's day, when, and what.
@@ -166,6 +202,10 @@ pub enum Outcome {
     /// Holds expired, with the slot each one freed.
     Expired {
         freed: Vec<(ServiceKind, DateTime<Utc>)>,
+    },
+    /// An office closed for a day: how many bookings were cancelled (each with a notice).
+    Closed {
+        cancelled: usize,
     },
 }
 

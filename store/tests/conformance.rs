@@ -36,6 +36,9 @@ on_both_backends!(
     idempotency_key_is_unique_per_scope,
     random_operations_agree_with_the_ledger,
     a_refused_item_mid_batch_leaves_its_neighbours_alone,
+    closing_a_day_cancels_its_bookings_with_notices_in_one_step,
+    capacity_changes_never_go_below_seats_taken,
+    counters_round_trip,
 );
 
 fn at(h: u32, m: u32) -> DateTime<Utc> {
@@ -440,4 +443,96 @@ async fn a_refused_item_mid_batch_leaves_its_neighbours_alone(backend: Backend) 
     assert_eq!(outbox.len(), 1, "only the real confirmation wrote an outbox row");
     let audit = f.store.audit_for("h1").await.expect("audit");
     assert_eq!(audit.iter().filter(|a| a.action == "confirm").count(), 1);
+}
+
+async fn closing_a_day_cancels_its_bookings_with_notices_in_one_step(backend: Backend) {
+    let f = fixture(backend, 2).await;
+    let results = apply(
+        &f.store,
+        vec![
+            hold("h1", 1, &[(1, 1, at(7, 0))], ServiceKind::Interview),
+            confirm("h1", 1, now()),
+            hold("h2", 2, &[(2, 2, at(8, 0))], ServiceKind::VisaSticker),
+        ],
+    )
+    .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("day");
+    let (from, to) = prepazka_models::calendar::prague_day_bounds(day).expect("bounds");
+    let close = Write::CloseOffice {
+        office: office_id(),
+        day,
+        from,
+        to,
+        reason: "outage".into(),
+        rebook_path: "/book/praha-1".into(),
+        actor: "supervisor-1".into(),
+        now: now(),
+    };
+    assert_eq!(apply(&f.store, vec![close.clone()]).await, vec![Ok(Outcome::Closed { cancelled: 2 })]);
+    for c in [1, 2] {
+        let booking = f.store.booking_by_code(&code(c)).await.expect("read").expect("booking");
+        assert_eq!(booking.status, BookingStatus::Cancelled);
+    }
+    let notices: Vec<_> = f.store.outbox().await.expect("outbox").into_iter().filter(|m| m.kind == "closure_notice").collect();
+    assert_eq!(notices.len(), 2, "one notice per person");
+    assert!(notices.iter().all(|n| n.payload["rebook"] == "/book/praha-1"));
+    assert_eq!(taken(&f.store, ServiceKind::Interview, at(7, 0)).await, 0);
+    let seats = f.store.slot_seats(&office_id(), now()).await.expect("seats");
+    assert!(seats.iter().all(|(_, s)| s.capacity == 0), "the closed day is off sale");
+    assert_eq!(apply(&f.store, vec![hold("h3", 3, &[(3, 3, at(9, 0))], ServiceKind::Interview)]).await[0], Err(ErrorCode::SlotTaken));
+    assert_eq!(f.store.closures(&office_id()).await.expect("closures"), vec![(day, "outage".to_owned())]);
+    let audit = f.store.audit_for("praha-1").await.expect("audit");
+    assert!(audit.iter().any(|a| a.action == "close_office" && a.actor == "supervisor-1"));
+    // Closing twice is refused by the database and changes nothing.
+    assert!(apply(&f.store, vec![close]).await[0].is_err());
+}
+
+async fn capacity_changes_never_go_below_seats_taken(backend: Backend) {
+    let f = fixture(backend, 2).await;
+    let results = apply(
+        &f.store,
+        vec![hold("h1", 1, &[(1, 1, at(7, 0))], ServiceKind::Interview), hold("h2", 2, &[(2, 2, at(7, 0))], ServiceKind::Interview)],
+    )
+    .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("day");
+    let (from, to) = prepazka_models::calendar::prague_day_bounds(day).expect("bounds");
+    let set = |capacity| Write::SetCapacity {
+        office: office_id(),
+        service: ServiceKind::Interview,
+        from,
+        to,
+        capacity,
+        actor: "supervisor-1".into(),
+        now: now(),
+    };
+    assert_eq!(apply(&f.store, vec![set(0)]).await, vec![Ok(Outcome::Done)]);
+    let seats = f.store.slot_seats(&office_id(), now()).await.expect("seats");
+    let capacity = |start| seats.iter().find(|(k, _)| *k == SlotKey { service: ServiceKind::Interview, start }).map(|(_, s)| s.capacity);
+    assert_eq!(capacity(at(7, 0)), Some(2), "two seats are taken: the capacity stays at two");
+    assert_eq!(capacity(at(7, 30)), Some(0));
+    assert_eq!(apply(&f.store, vec![set(5)]).await, vec![Ok(Outcome::Done)]);
+    let seats = f.store.slot_seats(&office_id(), now()).await.expect("seats");
+    assert!(seats.iter().filter(|(k, _)| k.service == ServiceKind::Interview).all(|(_, s)| s.capacity == 5));
+    assert!(seats.iter().filter(|(k, _)| k.service == ServiceKind::VisaSticker).all(|(_, s)| s.capacity == 2), "other services untouched");
+}
+
+async fn counters_round_trip(backend: Backend) {
+    use prepazka_models::queue::{Counter, CounterStatus};
+    let f = fixture(backend, 2).await;
+    let counter = Counter {
+        number: 7,
+        services: [ServiceKind::Interview, ServiceKind::CardPickup].into(),
+        status: CounterStatus::Open,
+        officer: Some("officer-1".into()),
+    };
+    let save = |counter: &Counter| Write::SaveCounter { office: office_id(), counter: counter.clone(), actor: "officer-1".into(), now: now() };
+    assert_eq!(apply(&f.store, vec![save(&counter)]).await, vec![Ok(Outcome::Done)]);
+    assert_eq!(f.store.counters(&office_id()).await.expect("counters"), vec![counter.clone()]);
+    let closed = Counter { status: CounterStatus::Closed, officer: None, ..counter };
+    assert_eq!(apply(&f.store, vec![save(&closed)]).await, vec![Ok(Outcome::Done)]);
+    assert_eq!(f.store.counters(&office_id()).await.expect("counters"), vec![closed.clone()]);
+    let out_of_range = Counter { number: 100, ..closed };
+    assert!(apply(&f.store, vec![save(&out_of_range)]).await[0].is_err(), "the database refuses counter 100");
 }

@@ -299,3 +299,29 @@ fn check_in_window_and_office() {
     let twice = q.execute(&QueueCommand::Issue { service: ServiceKind::Interview, origin: appointment, priority: false }, at(9, 31));
     assert_eq!(twice, Err(ErrorCode::AlreadyCheckedIn));
 }
+
+#[test]
+fn staff_flag_priority_and_it_changes_the_order() {
+    let mut q = queue();
+    let first = issue(&mut q, ServiceKind::ApplicationSubmission, Origin::WalkIn, false, at(9, 0));
+    let second = issue(&mut q, ServiceKind::ApplicationSubmission, Origin::WalkIn, false, at(9, 1));
+    assert_eq!(q.execute(&QueueCommand::Prioritise { number: second }, at(9, 2)).map(|e| e.kind()), Ok("prioritised"));
+    assert_eq!(q.decide(&QueueCommand::Prioritise { number: second }, at(9, 2)), Err(ErrorCode::AlreadyPriority));
+    assert_eq!(call(&mut q, 1, &all(), at(9, 3)), Some(second.to_string()), "the flagged ticket goes first");
+    assert_eq!(q.decide(&QueueCommand::Prioritise { number: second }, at(9, 4)), Err(ErrorCode::TicketNotWaiting));
+    let unknown = TicketNumber::new(ServiceKind::Interview, 77);
+    assert_eq!(q.decide(&QueueCommand::Prioritise { number: unknown }, at(9, 4)), Err(ErrorCode::TicketNotFound));
+    assert!(q.ticket(first).is_some_and(|t| !t.priority));
+}
+
+#[test]
+fn tickets_record_when_they_were_called_served_and_finished() {
+    let mut q = queue();
+    let number = issue(&mut q, ServiceKind::ApplicationSubmission, Origin::WalkIn, false, at(9, 0));
+    call(&mut q, 1, &all(), at(9, 10));
+    q.execute(&QueueCommand::Start { number, counter: 1 }, at(9, 11)).expect("start");
+    q.execute(&QueueCommand::Complete { number, counter: 1 }, at(9, 20)).expect("complete");
+    let ticket = q.ticket(number).expect("ticket");
+    assert_eq!(ticket.waited(), Some(Duration::minutes(10)));
+    assert_eq!(ticket.service_time(), Some(Duration::minutes(9)));
+}
