@@ -325,12 +325,14 @@ async fn create_demo_staff(store: &prepazka_store::SharedStore, secret_file: &st
     let mut writes = Vec::new();
     let mut lines = Vec::new();
     for office in ["praha-zizkov", "brno"] {
-        let username = format!("officer-{office}");
-        let password = prepazka_web::office_day::new_token()[..16].to_owned();
-        let password_hash = prepazka_web::staff::hash_password(&password).map_err(|e| e.to_string())?;
-        let member = StaffMember { username: username.clone(), office: OfficeId::parse(office).ok(), role: StaffRole::Officer };
-        writes.push(Write::UpsertStaff { member, password_hash, now });
-        lines.push(format!("{username} {password}"));
+        for role in [StaffRole::Officer, StaffRole::Supervisor] {
+            let username = format!("{}-{office}", role.as_str());
+            let password = prepazka_web::office_day::new_token()[..16].to_owned();
+            let password_hash = prepazka_web::staff::hash_password(&password).map_err(|e| e.to_string())?;
+            let member = StaffMember { username: username.clone(), office: OfficeId::parse(office).ok(), role };
+            writes.push(Write::UpsertStaff { member, password_hash, now });
+            lines.push(format!("{username} {password}"));
+        }
     }
     let results = store.apply_batch(&writes).await.map_err(|e| e.to_string())?;
     if let Some(Err(code)) = results.into_iter().find(Result::is_err) {

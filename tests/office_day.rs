@@ -16,7 +16,47 @@ macro_rules! on_both_backends {
     };
 }
 
-on_both_backends!(kiosk_ticket_reaches_the_display_live_and_on_reconnect, kiosk_check_in_refusals, officer_calls_a_ticket_to_the_display);
+on_both_backends!(
+    kiosk_ticket_reaches_the_display_live_and_on_reconnect,
+    kiosk_check_in_refusals,
+    officer_calls_a_ticket_to_the_display,
+    supervisor_runs_counters_and_exports_the_day,
+    unplanned_closure_cancels_the_day_with_notices,
+);
+
+/// A Tuesday morning in Prague (the office opens at 8:00, closes at 14:00), whenever the tests run.
+const TUESDAY_MORNING: &str = "2027-03-16T08:30:00+01:00";
+const TUESDAY: &str = "2027-03-16";
+
+fn tuesday() -> chrono::NaiveDate {
+    prepazka_models::identity::parse_iso_date(TUESDAY).expect("day")
+}
+
+/// The CSRF token on a staff page.
+fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("csrf token").to_owned()
+}
+
+/// Posts a staff form; returns the status and the body.
+async fn staff_post(c: &awc::Client, server: &Server, session: &str, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+    let mut res = c.post(format!("{}{path}", server.url)).insert_header(("Cookie", session)).send_form(&fields).await.expect("staff form");
+    (res.status().as_u16(), String::from_utf8_lossy(&res.body().limit(16 << 20).await.expect("body")).into_owned())
+}
+
+/// Signs in as a demo member of staff; returns the session cookie and the CSRF token.
+async fn staff_session(c: &awc::Client, server: &Server, username: &str) -> (String, String) {
+    let (status, session) = sign_in(c, server, username, &staff_password(server, username)).await;
+    assert_eq!(status, 303);
+    let session = session.expect("session cookie");
+    let (_, page) = counter_page(c, server, &session, 1).await;
+    (session.clone(), csrf_of(&page))
+}
+
+async fn open_counter(c: &awc::Client, server: &Server, session: &str, csrf: &str, counter: &str) {
+    let (status, body) =
+        staff_post(c, server, session, "/counter/state", &[("csrf", csrf), ("counter", counter), ("action", "open")]).await;
+    assert_eq!(status, 303, "{body}");
+}
 
 fn enrolment_link(server: &Server, office: &str, kind: &str) -> String {
     let devices = std::fs::read_to_string(server.data_dir.join("devices.txt")).expect("devices.txt");
@@ -87,7 +127,7 @@ impl EventStream {
 }
 
 async fn kiosk_ticket_reaches_the_display_live_and_on_reconnect(backend: Backend) {
-    let server = Server::start(backend).await;
+    let server = Server::start_at(backend, TUESDAY_MORNING).await;
     // Redirects are looked at, not followed (the enrolment answers 303 with the cookie).
     let c = awc::Client::builder().disable_redirects().timeout(Duration::from_secs(30)).finish();
     let kiosk = enrol(&c, &enrolment_link(&server, "praha-zizkov", "kiosk")).await;
@@ -194,7 +234,7 @@ async fn counter_page(c: &awc::Client, server: &Server, session: &str, counter: 
 /// An officer signs in, calls the kiosk's ticket to counter 3, and the display stream shows the
 /// call; forms without the session's CSRF token, or without a session, are refused.
 async fn officer_calls_a_ticket_to_the_display(backend: Backend) {
-    let server = Server::start(backend).await;
+    let server = Server::start_at(backend, TUESDAY_MORNING).await;
     let c = awc::Client::builder().disable_redirects().timeout(Duration::from_secs(30)).finish();
     assert_eq!(sign_in(&c, &server, "officer-praha-zizkov", "wrong-password").await.0, 401);
     let (status, session) = sign_in(&c, &server, "officer-praha-zizkov", &staff_password(&server, "officer-praha-zizkov")).await;
@@ -208,7 +248,8 @@ async fn officer_calls_a_ticket_to_the_display(backend: Backend) {
 
     let (status, page) = counter_page(&c, &server, &session, 3).await;
     assert_eq!(status, 200, "{page}");
-    let csrf = page.split("name=\"csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("csrf token").to_owned();
+    let csrf = csrf_of(&page);
+    assert!(page.contains("data-counter-status=\"closed\""), "a counter starts closed");
     let call = |fields: Vec<(&'static str, String)>, cookie: Option<String>| {
         let c = c.clone();
         let url = format!("{}/counter/call", server.url);
@@ -227,12 +268,20 @@ async fn officer_calls_a_ticket_to_the_display(backend: Backend) {
     assert_eq!(call(vec![("csrf", csrf.clone()), ("counter", "3".into()), ("service", "interview".into())], None).await, 401);
     assert_eq!(
         call(vec![("csrf", csrf.clone()), ("counter", "3".into()), ("service", "interview".into())], Some(session.clone())).await,
+        409,
+        "a closed counter calls nobody"
+    );
+    open_counter(&c, &server, &session, &csrf, "3").await;
+    open_counter(&c, &server, &session, &csrf, "4").await;
+    assert_eq!(
+        call(vec![("csrf", csrf.clone()), ("counter", "3".into()), ("service", "interview".into())], Some(session.clone())).await,
         303
     );
     let seen = stream.read_until("\"called\"").await;
     assert!(seen.contains("\"ticket\":\"I001\"") && seen.contains("\"counter\":3"), "{seen}");
     let (_, page) = counter_page(&c, &server, &session, 3).await;
     assert!(page.contains("data-current-ticket>I001<"), "the counter shows its ticket");
+    assert!(page.contains("data-light=\"identity\" data-colour=\"amber\""), "a walk-in's identity is checked at the desk: {page}");
     // Nobody else waits for an interview.
     assert_eq!(
         call(vec![("csrf", csrf.clone()), ("counter", "4".into()), ("service", "interview".into())], Some(session.clone())).await,
@@ -255,7 +304,7 @@ async fn officer_calls_a_ticket_to_the_display(backend: Backend) {
 #[actix_rt::test]
 async fn calling_survives_kill9() {
     use std::sync::{Arc, Mutex};
-    let mut server = Server::start(Backend::Sqlite).await;
+    let mut server = Server::start_at(Backend::Sqlite, TUESDAY_MORNING).await;
     let c = awc::Client::builder().disable_redirects().timeout(Duration::from_secs(5)).finish();
     let printed = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut calls_acknowledged = 0usize;
@@ -264,7 +313,9 @@ async fn calling_survives_kill9() {
         let (_, session) = sign_in(&c, &server, "officer-brno", &staff_password(&server, "officer-brno")).await;
         let session = session.expect("session");
         let (_, page) = counter_page(&c, &server, &session, 1).await;
-        let csrf = page.split("name=\"csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("csrf").to_owned();
+        let csrf = csrf_of(&page);
+        open_counter(&c, &server, &session, &csrf, "1").await;
+        open_counter(&c, &server, &session, &csrf, "2").await;
         let issuing = {
             let (c, url, printed) = (c.clone(), server.url.clone(), printed.clone());
             actix_rt::spawn(async move {
@@ -343,7 +394,7 @@ async fn calling_survives_kill9() {
         }
         let store = server.store().await;
         let office = prepazka_models::ids::OfficeId::parse("brno").expect("id");
-        let day = prepazka_models::calendar::prague_date(chrono::Utc::now());
+        let day = tuesday();
         let events = store.queue_events(&office, day, 0).await.expect("events");
         assert!(events.iter().enumerate().all(|(i, e)| e.seq == i as u64 + 1), "round {round}: gap-free");
         let issued: std::collections::BTreeSet<String> =
@@ -366,7 +417,7 @@ async fn calling_survives_kill9() {
 /// "go to counter 5" once called; a link with a wrong tag shows nothing.
 #[actix_rt::test]
 async fn phone_follows_its_ticket() {
-    let server = Server::start(Backend::Sqlite).await;
+    let server = Server::start_at(Backend::Sqlite, TUESDAY_MORNING).await;
     let c = awc::Client::builder().disable_redirects().timeout(Duration::from_secs(30)).finish();
     let kiosk = enrol(&c, &enrolment_link(&server, "brno", "kiosk")).await;
     let mut res = c
@@ -397,7 +448,8 @@ async fn phone_follows_its_ticket() {
     let (_, session) = sign_in(&c, &server, "officer-brno", &staff_password(&server, "officer-brno")).await;
     let session = session.expect("session");
     let (_, counter) = counter_page(&c, &server, &session, 5).await;
-    let csrf = counter.split("name=\"csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("csrf").to_owned();
+    let csrf = csrf_of(&counter);
+    open_counter(&c, &server, &session, &csrf, "5").await;
     let called = c
         .post(format!("{}/counter/call", server.url))
         .insert_header(("Cookie", session.as_str()))
@@ -412,4 +464,205 @@ async fn phone_follows_its_ticket() {
     assert_eq!(status, 404);
     let (status, _) = phone(link.replace("P001", "P002")).await;
     assert_eq!(status, 404, "a tag opens one ticket only");
+}
+
+/// A supervisor assigns services and opens counters, sees the queues and the charts, and
+/// exports the day as CSV (ticket numbers and times, never a name); officers call only for
+/// the services their counter is assigned, and may flag a waiting ticket as priority.
+async fn supervisor_runs_counters_and_exports_the_day(backend: Backend) {
+    let server = Server::start_at(backend, TUESDAY_MORNING).await;
+    let c = awc::Client::builder().disable_redirects().timeout(Duration::from_secs(30)).finish();
+    let (officer, officer_csrf) = staff_session(&c, &server, "officer-praha-zizkov").await;
+    let (status, supervisor) = sign_in(&c, &server, "supervisor-praha-zizkov", &staff_password(&server, "supervisor-praha-zizkov")).await;
+    assert_eq!(status, 303);
+    let supervisor = supervisor.expect("session");
+    let page = |session: String| {
+        let c = c.clone();
+        let url = format!("{}/supervisor", server.url);
+        async move {
+            let mut res =
+                c.get(url).insert_header(("Cookie", session)).insert_header(("Accept-Language", "en")).send().await.expect("page");
+            (res.status().as_u16(), String::from_utf8_lossy(&res.body().limit(16 << 20).await.expect("body")).into_owned())
+        }
+    };
+    assert_eq!(page(officer.clone()).await.0, 403, "officers do not supervise");
+    let (status, overview) = page(supervisor.clone()).await;
+    assert_eq!(status, 200, "{overview}");
+    let csrf = csrf_of(&overview);
+    assert!(overview.contains("data-chart=\"waiting\"") && overview.contains("data-counters"), "{overview}");
+
+    // Counter 2 serves interviews only.
+    let form = [("csrf", csrf.as_str()), ("counter", "2"), ("action", "assign"), ("service", "interview")];
+    assert_eq!(staff_post(&c, &server, &supervisor, "/supervisor/counter", &form).await.0, 303);
+    let form = [("csrf", csrf.as_str()), ("counter", "2"), ("action", "assign"), ("service", "tea")];
+    assert_eq!(staff_post(&c, &server, &supervisor, "/supervisor/counter", &form).await.0, 400);
+    open_counter(&c, &server, &officer, &officer_csrf, "2").await;
+    let kiosk = enrol(&c, &enrolment_link(&server, "praha-zizkov", "kiosk")).await;
+    assert_eq!(take_ticket(&c, &server, &kiosk, "visa_sticker").await, "V001");
+    assert_eq!(take_ticket(&c, &server, &kiosk, "visa_sticker").await, "V002");
+    let call = [("csrf", officer_csrf.as_str()), ("counter", "2")];
+    assert_eq!(staff_post(&c, &server, &officer, "/counter/call", &call).await.0, 409, "counter 2 does not serve visas");
+    let form = [("csrf", csrf.as_str()), ("counter", "2"), ("action", "assign"), ("service", "interview"), ("service", "visa_sticker")];
+    assert_eq!(staff_post(&c, &server, &supervisor, "/supervisor/counter", &form).await.0, 303);
+    // V002 flagged as priority goes before V001.
+    let flag = [("csrf", officer_csrf.as_str()), ("counter", "2"), ("ticket", "V002"), ("action", "priority")];
+    assert_eq!(staff_post(&c, &server, &officer, "/counter/ticket", &flag).await.0, 303);
+    assert_eq!(staff_post(&c, &server, &officer, "/counter/ticket", &flag).await.0, 409, "already priority");
+    assert_eq!(staff_post(&c, &server, &officer, "/counter/call", &call).await.0, 303);
+    let (_, counter) = counter_page(&c, &server, &officer, 2).await;
+    assert!(counter.contains("data-current-ticket>V002<"), "{counter}");
+    let close = [("csrf", officer_csrf.as_str()), ("counter", "2"), ("action", "close")];
+    assert_eq!(staff_post(&c, &server, &officer, "/counter/state", &close).await.0, 409, "a counter with a client finishes first");
+    let done = [("csrf", officer_csrf.as_str()), ("counter", "2"), ("ticket", "V002"), ("action", "complete")];
+    assert_eq!(staff_post(&c, &server, &officer, "/counter/ticket", &done).await.0, 303);
+
+    let (_, overview) = page(supervisor.clone()).await;
+    let visas = overview.split("data-service=\"visa_sticker\"").nth(1).expect("visa row");
+    assert!(visas.contains("data-waiting>1<"), "V001 still waits: {visas}");
+    let mut res =
+        c.get(format!("{}/supervisor/day.csv", server.url)).insert_header(("Cookie", supervisor.as_str())).send().await.expect("csv");
+    assert_eq!(res.status().as_u16(), 200);
+    let csv = String::from_utf8_lossy(&res.body().await.expect("body")).into_owned();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("ticket,service,origin,priority,arrived"), "{csv}");
+    assert_eq!(lines.len(), 3, "{csv}");
+    let v002 = lines.iter().find(|l| l.starts_with("V002,")).expect("V002 row");
+    assert!(v002.contains(",walk_in,true,") && v002.contains(",done,2,"), "{v002}");
+    let (status, _) =
+        staff_post(&c, &server, &supervisor, "/supervisor/counter", &[("csrf", "forged"), ("counter", "2"), ("action", "close")]).await;
+    assert_eq!(status, 403);
+}
+
+/// An unplanned closure cancels every booking of the day in one step, writes a notice with a
+/// rebooking link for each person, takes the day off sale, and is audited; kiosks stop issuing
+/// walk-in tickets that day.
+async fn unplanned_closure_cancels_the_day_with_notices(backend: Backend) {
+    let server = Server::start_at(backend, TUESDAY_MORNING).await;
+    let c = awc::Client::builder().disable_redirects().timeout(Duration::from_secs(30)).finish();
+    let mut codes = Vec::new();
+    let mut day = String::new();
+    for (n, person) in [501u32, 502].into_iter().enumerate() {
+        let token = verify_population(&c, &server, person).await;
+        let slots = free_slots_from(&c, &server, "praha-zizkov", "interview", tuesday()).await;
+        let start = slots.first().expect("a slot on a later day").0.clone();
+        day = start[..10].to_owned();
+        let (status, held) = hold(&c, &server, &token, "praha-zizkov", "interview", &start, &format!("h{n}")).await;
+        assert_eq!(status, 201, "{held}");
+        let (status, confirmed) = confirm(&c, &server, &token, held["hold_id"].as_str().expect("id"), &format!("c{n}")).await;
+        assert_eq!(status, 201);
+        codes.push(confirmed["bookings"][0]["booking_code"].as_str().expect("code").to_owned());
+    }
+    let (supervisor, _) = staff_session(&c, &server, "supervisor-praha-zizkov").await;
+    let (_, overview) = {
+        let mut res =
+            c.get(format!("{}/supervisor", server.url)).insert_header(("Cookie", supervisor.as_str())).send().await.expect("page");
+        (res.status().as_u16(), String::from_utf8_lossy(&res.body().limit(16 << 20).await.expect("body")).into_owned())
+    };
+    let csrf = csrf_of(&overview);
+    let close = [("csrf", csrf.as_str()), ("day", day.as_str()), ("reason", "power outage")];
+    assert_eq!(staff_post(&c, &server, &supervisor, "/supervisor/close-day", &close).await.0, 303);
+    assert_eq!(staff_post(&c, &server, &supervisor, "/supervisor/close-day", &close).await.0, 422, "closed already");
+    let past = [("csrf", csrf.as_str()), ("day", "2027-03-15"), ("reason", "too late")];
+    assert_eq!(staff_post(&c, &server, &supervisor, "/supervisor/close-day", &past).await.0, 422, "the past cannot be closed");
+
+    let store = server.store().await;
+    for code in &codes {
+        let code = prepazka_models::ids::BookingCode::parse(code).expect("code");
+        let booking = store.booking_by_code(&code).await.expect("read").expect("booking");
+        assert_eq!(booking.status, prepazka_models::booking::BookingStatus::Cancelled);
+    }
+    let notices: Vec<_> = store.outbox().await.expect("outbox").into_iter().filter(|m| m.kind == "closure_notice").collect();
+    assert_eq!(notices.len(), 2);
+    assert!(notices.iter().all(|n| n.payload["rebook"] == "/offices/praha-zizkov"));
+    let audit = store.audit_for("praha-zizkov").await.expect("audit");
+    assert!(audit.iter().any(|a| a.action == "close_office" && a.actor == "supervisor-praha-zizkov"));
+    let token = verify_population(&c, &server, 503).await;
+    let slots = free_slots_from(&c, &server, "praha-zizkov", "interview", tuesday()).await;
+    assert!(!slots.is_empty() && slots.iter().all(|(s, _)| !s.starts_with(&day)), "the closed day is off sale");
+    let closed_start = format!("{day}T09:00:00+01:00");
+    let (status, refused) = hold(&c, &server, &token, "praha-zizkov", "interview", &closed_start, "h-closed").await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"], "office_closed_on_day");
+    store.close().await;
+}
+
+/// The entrance QR code on the display rotates: a fresh one opens a page where a phone takes a
+/// walk-in ticket and lands on its live page; an old or forged one is refused, and one phone
+/// cannot take tickets without end.
+#[actix_rt::test]
+async fn remote_join_by_rotating_entrance_code() {
+    let server = Server::start_at(Backend::Sqlite, TUESDAY_MORNING).await;
+    let c = awc::Client::builder().disable_redirects().timeout(Duration::from_secs(30)).finish();
+    let display = enrol(&c, &enrolment_link(&server, "brno", "display")).await;
+    let mut res = c.get(format!("{}/display/join.svg", server.url)).insert_header(("Cookie", display.as_str())).send().await.expect("qr");
+    assert_eq!(res.status().as_u16(), 200);
+    let svg = String::from_utf8_lossy(&res.body().await.expect("body")).into_owned();
+    let link = svg.split("<desc>").nth(1).and_then(|d| d.split("</desc>").next()).expect("link in the QR's description").to_owned();
+    let path = link.trim_start_matches(&server.url).to_owned();
+    assert!(path.starts_with("/join/brno/"), "{path}");
+    let mut res = c.get(&link).send().await.expect("join page");
+    assert_eq!(res.status().as_u16(), 200);
+    let page = String::from_utf8_lossy(&res.body().await.expect("body")).into_owned();
+    assert!(page.contains("value=\"visa_sticker\""), "{page}");
+    let take = |url: String| {
+        let c = c.clone();
+        async move {
+            let res = c.post(url).send_form(&[("service", "visa_sticker")]).await.expect("take");
+            (res.status().as_u16(), res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned())
+        }
+    };
+    let (status, location) = take(link.clone()).await;
+    assert_eq!(status, 303);
+    assert!(location.starts_with("/t/brno/2027-03-16/V001?k="), "{location}");
+    let (status, _) = c.get(format!("{}{location}", server.url)).send().await.map(|r| (r.status().as_u16(), ())).expect("live page");
+    assert_eq!(status, 200);
+    let parts: Vec<&str> = path.split('/').collect();
+    let window: i64 = parts[3].parse().expect("window");
+    let old = format!("{}/join/brno/{}/{}", server.url, window - 2, parts[4]);
+    assert_eq!(take(old).await.0, 410, "an old code has expired");
+    let forged = format!("{}/join/brno/{window}/{}", server.url, "0".repeat(16));
+    assert_eq!(c.get(forged).send().await.expect("forged").status().as_u16(), 410);
+    assert_eq!(take(link.clone()).await.0, 303);
+    assert_eq!(take(link.clone()).await.0, 303);
+    assert_eq!(take(link).await.0, 429, "three tickets per phone per quarter hour");
+}
+
+/// Walk-in tickets stop half an hour before closing, and the kiosk says until when they are issued.
+#[actix_rt::test]
+async fn walk_in_tickets_stop_before_closing() {
+    // Tuesday: open until 14:00.
+    let server = Server::start_at(Backend::Sqlite, "2027-03-16T13:40:00+01:00").await;
+    let c = awc::Client::builder().disable_redirects().timeout(Duration::from_secs(30)).finish();
+    let kiosk = enrol(&c, &enrolment_link(&server, "brno", "kiosk")).await;
+    let mut res = c
+        .get(format!("{}/kiosk", server.url))
+        .insert_header(("Cookie", kiosk.as_str()))
+        .insert_header(("Accept-Language", "en"))
+        .send()
+        .await
+        .expect("kiosk");
+    let page = String::from_utf8_lossy(&res.body().await.expect("body")).into_owned();
+    assert!(page.contains("No more walk-in tickets"), "{page}");
+    let mut res = c
+        .post(format!("{}/kiosk/walk-in", server.url))
+        .insert_header(("Cookie", kiosk.as_str()))
+        .insert_header(("Accept-Language", "en"))
+        .send_form(&[("service", "visa_sticker")])
+        .await
+        .expect("walk-in");
+    assert_eq!(res.status().as_u16(), 422);
+    let body = String::from_utf8_lossy(&res.body().await.expect("body")).into_owned();
+    assert!(body.contains("No more walk-in tickets"), "{body}");
+    drop(server);
+    let server = Server::start_at(Backend::Sqlite, "2027-03-16T09:00:00+01:00").await;
+    let kiosk = enrol(&c, &enrolment_link(&server, "brno", "kiosk")).await;
+    let mut res = c
+        .get(format!("{}/kiosk", server.url))
+        .insert_header(("Cookie", kiosk.as_str()))
+        .insert_header(("Accept-Language", "en"))
+        .send()
+        .await
+        .expect("kiosk");
+    let page = String::from_utf8_lossy(&res.body().await.expect("body")).into_owned();
+    assert!(page.contains("issued today until 13:30"), "{page}");
 }

@@ -255,7 +255,9 @@ pub struct DaySnapshot {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CounterChange {
     /// An officer signs in to the counter and opens it.
-    Open { officer: String },
+    Open {
+        officer: String,
+    },
     Pause,
     /// Closes it; a counter still serving someone finishes first.
     Close,
@@ -311,7 +313,8 @@ impl Handler<ChangeCounter> for OfficeActor {
         let offered: BTreeSet<ServiceKind> = self.office.available_services().map(|s| s.service).collect();
         let known = self.counters.get(&msg.number).cloned();
         // A counter beyond the usual number (an extra desk opened for a rush) starts closed.
-        let fresh = || (1..=prepazka_models::queue::MAX_COUNTER).contains(&msg.number).then(|| Counter::closed(msg.number, offered.clone()));
+        let fresh =
+            || (1..=prepazka_models::queue::MAX_COUNTER).contains(&msg.number).then(|| Counter::closed(msg.number, offered.clone()));
         let Some(current) = known.or_else(fresh) else {
             return Box::pin(fut::ready(Err(ErrorCode::InvalidInput)));
         };
@@ -584,6 +587,7 @@ pub struct OfficeHandle {
     office: Arc<Office>,
     addr: Addr<OfficeActor>,
     displays: broadcast::Sender<DisplayEvent>,
+    walk_in_cutoff: chrono::Duration,
 }
 
 impl OfficeHandle {
@@ -595,6 +599,7 @@ impl OfficeHandle {
         let (displays, _) = broadcast::channel(DISPLAY_BUFFER);
         let actor_displays = displays.clone();
         let today = prague_date(deps.clock.now());
+        let walk_in_cutoff = deps.walk_in_cutoff;
         let addr = OfficeActor::start_in_arbiter(arbiter, move |ctx| {
             // Before any message arrives: a burst (a kiosk rush, a test) must not meet the
             // default mailbox of 16.
@@ -609,7 +614,15 @@ impl OfficeHandle {
                 deps,
             }
         });
-        Self { office, addr, displays }
+        Self { office, addr, displays, walk_in_cutoff }
+    }
+
+    /// Until when walk-in tickets are issued on the Prague day of `now` (`None`: not that day).
+    pub fn walk_ins_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        use chrono::Datelike;
+        let date = prague_date(now);
+        let (_, close) = self.office.hours.on(date.weekday()).filter(|_| !prepazka_models::calendar::is_public_holiday(date))?;
+        prepazka_models::calendar::prague_instant(date, close).map(|close| close - self.walk_in_cutoff)
     }
 
     pub fn office(&self) -> &Office {

@@ -191,6 +191,11 @@ impl StaffRole {
     pub fn works_counters(self) -> bool {
         matches!(self, StaffRole::Officer | StaffRole::Supervisor | StaffRole::InterpretingOverseer)
     }
+
+    /// Whether this role runs an office: counters, calendar, closures, the day's figures.
+    pub fn supervises(self) -> bool {
+        matches!(self, StaffRole::Supervisor | StaffRole::Administrator)
+    }
 }
 
 /// A signed-in member of staff, as a session finds them.

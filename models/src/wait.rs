@@ -57,8 +57,7 @@ pub fn expected_wait(
     now: DateTime<Utc>,
 ) -> Option<Duration> {
     let target = tickets.iter().find(|t| t.number == number && t.state == TicketState::Waiting)?;
-    let serving: BTreeSet<u16> =
-        counters.iter().filter(|c| c.calling_for().contains(&target.service)).map(|c| c.number).collect();
+    let serving: BTreeSet<u16> = counters.iter().filter(|c| c.calling_for().contains(&target.service)).map(|c| c.number).collect();
     if serving.is_empty() {
         return None;
     }
@@ -72,9 +71,9 @@ pub fn expected_wait(
     let mut free_at: Vec<Duration> = serving
         .iter()
         .map(|counter| {
-            let at_counter = tickets.iter().find(|t| {
-                matches!(t.state, TicketState::Called { counter: c, .. } | TicketState::Serving { counter: c } if c == *counter)
-            });
+            let at_counter = tickets
+                .iter()
+                .find(|t| matches!(t.state, TicketState::Called { counter: c, .. } | TicketState::Serving { counter: c } if c == *counter));
             match at_counter.and_then(|t| t.started_at.or(t.called_at)) {
                 Some(began) => (mean - (now - began)).max(mean / 4),
                 None => Duration::zero(),
@@ -132,10 +131,7 @@ pub fn waiting_over_time(tickets: &[Ticket], from: DateTime<Utc>, to: DateTime<U
     let mut points = Vec::new();
     let mut at = from;
     while at <= to && step > Duration::zero() {
-        let waiting = tickets
-            .iter()
-            .filter(|t| t.arrived_at <= at && t.called_at.or(t.finished_at).is_none_or(|left| left > at))
-            .count();
+        let waiting = tickets.iter().filter(|t| t.arrived_at <= at && t.called_at.or(t.finished_at).is_none_or(|left| left > at)).count();
         points.push((at, waiting));
         at += step;
     }
@@ -332,7 +328,10 @@ mod tests {
     fn wait_grows_with_people_ahead_and_shrinks_with_counters() {
         let mut queue = OfficeQueue::new(NaiveDate::from_ymd_opt(2026, 11, 24).unwrap_or_default(), PolicyParams::default());
         let issue = |queue: &mut OfficeQueue| {
-            queue.execute(&QueueCommand::Issue { service: ServiceKind::ApplicationSubmission, origin: Origin::WalkIn, priority: false }, at(0))
+            queue.execute(
+                &QueueCommand::Issue { service: ServiceKind::ApplicationSubmission, origin: Origin::WalkIn, priority: false },
+                at(0),
+            )
         };
         let numbers: Vec<TicketNumber> = (0..6).filter_map(|_| issue(&mut queue).ok()).map(|e| e.ticket()).collect();
         let tickets: Vec<Ticket> = queue.tickets().cloned().collect();
@@ -345,7 +344,10 @@ mod tests {
         assert_eq!(first, Some(Duration::zero()), "a free counter calls the first ticket at once");
         assert_eq!(last, Some(Duration::minutes(50)));
         assert_eq!(expected_wait(&tickets, &two, numbers[5], planned, &params, at(0)), Some(Duration::minutes(20)));
-        assert_eq!(expected_wait(&tickets, &[Counter::closed(1, [ServiceKind::ApplicationSubmission])], numbers[0], planned, &params, at(0)), None);
+        assert_eq!(
+            expected_wait(&tickets, &[Counter::closed(1, [ServiceKind::ApplicationSubmission])], numbers[0], planned, &params, at(0)),
+            None
+        );
     }
 
     #[test]
@@ -353,10 +355,15 @@ mod tests {
         let mut queue = OfficeQueue::new(NaiveDate::from_ymd_opt(2026, 11, 24).unwrap_or_default(), PolicyParams::default());
         for i in 0..6 {
             let number = queue
-                .execute(&QueueCommand::Issue { service: ServiceKind::ApplicationSubmission, origin: Origin::WalkIn, priority: false }, at(i * 4))
+                .execute(
+                    &QueueCommand::Issue { service: ServiceKind::ApplicationSubmission, origin: Origin::WalkIn, priority: false },
+                    at(i * 4),
+                )
                 .map(|e| e.ticket())
                 .expect("issued");
-            queue.execute(&QueueCommand::CallNext { counter: 1, services: [ServiceKind::ApplicationSubmission].into() }, at(i * 4)).expect("called");
+            queue
+                .execute(&QueueCommand::CallNext { counter: 1, services: [ServiceKind::ApplicationSubmission].into() }, at(i * 4))
+                .expect("called");
             queue.execute(&QueueCommand::Complete { number, counter: 1 }, at(i * 4 + 4)).expect("completed");
         }
         let tickets: Vec<Ticket> = queue.tickets().cloned().collect();

@@ -92,6 +92,9 @@ pub trait Store: Send + Sync + 'static {
     /// The days an office was closed outside its regular hours, with the reason given.
     async fn closures(&self, office: &OfficeId) -> Result<Vec<(chrono::NaiveDate, String)>, StoreError>;
 
+    /// An office's confirmed bookings starting in `from`..`to`, in time order.
+    async fn bookings_between(&self, office: &OfficeId, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<BookingRecord>, StoreError>;
+
     async fn booking_by_id(&self, id: i64) -> Result<Option<BookingRecord>, StoreError>;
 
     /// Counts of rows per table and status, for tests and the metrics page.

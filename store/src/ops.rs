@@ -925,6 +925,14 @@ macro_rules! shared_ops {
                 .collect()
         }
 
+        pub(crate) async fn bookings_between(pool: &Pool, office: &OfficeId, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<BookingRecord>, StoreError> {
+            let sql = format!(
+                "SELECT {BOOKING_COLUMNS} FROM bookings WHERE office_id = $1 AND starts_at >= $2 AND starts_at < $3 AND status = 'confirmed' ORDER BY starts_at, id"
+            );
+            let rows = sqlx::query(&sql).bind(office.as_str()).bind(ms(from)).bind(ms(to)).fetch_all(pool).await?;
+            rows.iter().map(booking_from_row).collect()
+        }
+
         pub(crate) async fn booking_by_id(pool: &Pool, id: i64) -> Result<Option<BookingRecord>, StoreError> {
             let row = sqlx::query(&format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = $1")).bind(id).fetch_optional(pool).await?;
             row.as_ref().map(booking_from_row).transpose()
@@ -1083,12 +1091,27 @@ macro_rules! store_impl {
                 shared::queue_events(&self.readers, office, day, after).await
             }
 
-            async fn counters(&self, office: &prepazka_models::ids::OfficeId) -> Result<Vec<prepazka_models::queue::Counter>, crate::StoreError> {
+            async fn counters(
+                &self,
+                office: &prepazka_models::ids::OfficeId,
+            ) -> Result<Vec<prepazka_models::queue::Counter>, crate::StoreError> {
                 shared::counters(&self.readers, office).await
             }
 
-            async fn closures(&self, office: &prepazka_models::ids::OfficeId) -> Result<Vec<(chrono::NaiveDate, String)>, crate::StoreError> {
+            async fn closures(
+                &self,
+                office: &prepazka_models::ids::OfficeId,
+            ) -> Result<Vec<(chrono::NaiveDate, String)>, crate::StoreError> {
                 shared::closures(&self.readers, office).await
+            }
+
+            async fn bookings_between(
+                &self,
+                office: &prepazka_models::ids::OfficeId,
+                from: chrono::DateTime<chrono::Utc>,
+                to: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<crate::BookingRecord>, crate::StoreError> {
+                shared::bookings_between(&self.readers, office, from, to).await
             }
 
             async fn booking_by_id(&self, id: i64) -> Result<Option<crate::BookingRecord>, crate::StoreError> {

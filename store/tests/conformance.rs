@@ -527,7 +527,8 @@ async fn counters_round_trip(backend: Backend) {
         status: CounterStatus::Open,
         officer: Some("officer-1".into()),
     };
-    let save = |counter: &Counter| Write::SaveCounter { office: office_id(), counter: counter.clone(), actor: "officer-1".into(), now: now() };
+    let save =
+        |counter: &Counter| Write::SaveCounter { office: office_id(), counter: counter.clone(), actor: "officer-1".into(), now: now() };
     assert_eq!(apply(&f.store, vec![save(&counter)]).await, vec![Ok(Outcome::Done)]);
     assert_eq!(f.store.counters(&office_id()).await.expect("counters"), vec![counter.clone()]);
     let closed = Counter { status: CounterStatus::Closed, officer: None, ..counter };

@@ -39,6 +39,21 @@ pub fn rand_u64() -> u64 {
 impl Server {
     /// A demo server (offices seeded) on a fresh database of `backend`.
     pub async fn start(backend: Backend) -> Server {
+        let mut server = Server::start_stopped(backend).await;
+        server.spawn();
+        server
+    }
+
+    /// Like [`Server::start`], with the server's clock starting at `clock_start` (RFC 3339):
+    /// office-day tests run on a weekday morning whenever they run.
+    pub async fn start_at(backend: Backend, clock_start: &str) -> Server {
+        let mut server = Server::start_stopped(backend).await;
+        server.extra_env.push(("PREPAZKA_CLOCK_START".into(), clock_start.into()));
+        server.spawn();
+        server
+    }
+
+    async fn start_stopped(backend: Backend) -> Server {
         let data_dir = temp_dir();
         let (database_url, db) = match backend {
             Backend::Sqlite => (format!("sqlite://{}", data_dir.join("prepazka.db").display()), None),
@@ -47,10 +62,7 @@ impl Server {
                 (db.url.clone(), Some(db))
             }
         };
-        let mut server =
-            Server { child: None, url: String::new(), database_url, data_dir, extra_args: Vec::new(), extra_env: Vec::new(), _db: db };
-        server.spawn();
-        server
+        Server { child: None, url: String::new(), database_url, data_dir, extra_args: Vec::new(), extra_env: Vec::new(), _db: db }
     }
 
     /// Like [`Server::start`] on SQLite, with extra arguments.
@@ -164,7 +176,17 @@ pub async fn verify_population(client: &awc::Client, server: &Server, n: u32) ->
 
 /// The free slots of a service at an office over the next two weeks, earliest first.
 pub async fn free_slots(client: &awc::Client, server: &Server, office: &str, service: &str) -> Vec<(String, u64)> {
-    let today = chrono::Utc::now().date_naive();
+    free_slots_from(client, server, office, service, chrono::Utc::now().date_naive()).await
+}
+
+/// Free slots on the 13 days after `today` (the server's today, when its clock is shifted).
+pub async fn free_slots_from(
+    client: &awc::Client,
+    server: &Server,
+    office: &str,
+    service: &str,
+    today: chrono::NaiveDate,
+) -> Vec<(String, u64)> {
     let mut slots = Vec::new();
     for offset in 1..14 {
         let day = today + chrono::Duration::days(offset);

@@ -102,6 +102,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | IdempotencyKeyInFlight
         | TicketNotAtCounter
         | RecallLimitReached
+        | CounterClosed
+        | TicketNotWaiting
+        | AlreadyPriority
         | QueueEmpty => StatusCode::CONFLICT,
         HoldExpired => StatusCode::GONE,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -118,7 +121,10 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | IdempotencyKeyReused
         | WrongOffice
         | TooEarly
-        | TooLate => StatusCode::UNPROCESSABLE_ENTITY,
+        | TooLate
+        | WalkInsClosed
+        | OfficeClosedOnDay => StatusCode::UNPROCESSABLE_ENTITY,
+        JoinCodeExpired => StatusCode::GONE,
         TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         Unavailable | RegistryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,

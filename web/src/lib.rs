@@ -20,6 +20,7 @@ pub mod ops;
 pub mod pages;
 pub mod secrets;
 pub mod staff;
+pub mod supervisor;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub limiter: limits::Limiter,
     /// Identity checks per client.
     pub verify_budget: limits::Limiter,
+    /// Tickets taken from the phone (entrance QR code) per client.
+    pub join_budget: limits::Limiter,
     pub http: ops::HttpMetrics,
     pub hold_minutes: i64,
     pub secure_cookies: bool,
@@ -89,6 +92,7 @@ impl AppState {
             in_flight: limits::InFlight::default(),
             limiter: limits::Limiter::new(10, Duration::from_secs(15 * 60)),
             verify_budget: limits::Limiter::new(settings.verify_per_minute, Duration::from_secs(60)),
+            join_budget: limits::Limiter::new(office_day::JOIN_PER_CLIENT, Duration::from_secs(15 * 60)),
             http: ops::HttpMetrics::default(),
             hold_minutes: settings.hold_minutes,
             secure_cookies: settings.secure_cookies,
@@ -138,6 +142,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(api::routes)
         .configure(office_day::routes)
         .configure(staff::routes)
+        .configure(supervisor::routes)
         .configure(pages::routes);
 }
 

@@ -49,6 +49,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/kiosk/check-in", web::post().to(check_in))
         .route("/display", web::get().to(display))
         .route("/display/events", web::get().to(display_events))
+        .route("/display/join.svg", web::get().to(join_qr))
+        .route("/join/{office}/{window}/{tag}", web::get().to(join_page))
+        .route("/join/{office}/{window}/{tag}", web::post().to(join_take))
         .route("/t/{office}/{day}/{ticket}", web::get().to(ticket_live))
         .route("/t/{office}/{day}/{ticket}/events", web::get().to(ticket_events));
 }
@@ -144,8 +147,15 @@ async fn kiosk(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang)
         t(locale, "field-date-of-birth"),
         t(locale, "kiosk-check-in-submit"),
     );
+    let now = state.clock.now();
+    let hours = match handle.walk_ins_until(now) {
+        Some(until) if until > now => {
+            esc(&catalog().text(locale, "kiosk-walk-in-until", &[("time", FluentValue::from(crate::pages::clock_label(until)))]))
+        }
+        _ => t(locale, "error-walk_ins_closed"),
+    };
     let body = format!(
-        r#"{KIOSK_STYLE}<p class="muted">{}</p>{check_in}<h2>{}</h2><div class="kiosk">{buttons}</div>"#,
+        r#"{KIOSK_STYLE}<p class="muted">{}</p>{check_in}<h2>{}</h2><p data-walk-in-hours>{hours}</p><div class="kiosk">{buttons}</div>"#,
         esc(&office.name),
         t(locale, "kiosk-walk-in")
     );
@@ -171,6 +181,25 @@ async fn walk_in(
     ticket_page(&state, &req, locale, handle, service, &record).await
 }
 
+/// "Expected wait: about N minutes", or that no counter serves the service right now (not escaped).
+fn expected_wait_text(
+    handle: &prepazka_actors::OfficeHandle,
+    day: &prepazka_actors::office::DaySnapshot,
+    number: TicketNumber,
+    service: ServiceKind,
+    now: chrono::DateTime<chrono::Utc>,
+    locale: Locale,
+) -> String {
+    let planned = handle.office().service(service).map(|s| chrono::Duration::minutes(i64::from(s.slot_minutes))).unwrap_or_default();
+    match prepazka_models::wait::expected_wait(&day.tickets, &day.counters, number, planned, &day.params, now) {
+        Some(wait) => {
+            let minutes = (wait.num_seconds() + 59) / 60;
+            catalog().text(locale, "wait-expected", &[("minutes", FluentValue::from(minutes))])
+        }
+        None => catalog().t(locale, "wait-unknown"),
+    }
+}
+
 /// The kiosk's answer: the ticket number, its service, how many wait before it; printable.
 async fn ticket_page(
     state: &AppState,
@@ -181,15 +210,16 @@ async fn ticket_page(
     record: &prepazka_store::QueueRecord,
 ) -> Result<HttpResponse, ApiError> {
     let number = record.event.ticket();
-    let tickets = handle.tickets().await.map_err(|code| ApiError::page(code, locale))?;
-    let before = tickets.iter().filter(|t| t.service == service && t.state == TicketState::Waiting && t.number < number).count();
+    let day = handle.day().await.map_err(|code| ApiError::page(code, locale))?;
+    let before = day.tickets.iter().filter(|t| t.service == service && t.state == TicketState::Waiting && t.number < number).count();
+    let wait = esc(&expected_wait_text(handle, &day, number, service, state.clock.now(), locale));
     let office = handle.office().id.to_string();
     let day = prague_date(record.at);
     let path = format!("/t/{office}/{day}/{number}?k={}", state.secrets.ticket_tag(&office, day, &number.to_string()));
     let info = req.connection_info();
     let link = format!("{}://{}{path}", info.scheme(), info.host());
     let body = format!(
-        r#"{KIOSK_STYLE}<div class="card"><p>{}</p><p class="ticket" data-ticket>{}</p><p>{}</p><p>{}</p><p class="muted">{}</p>
+        r#"{KIOSK_STYLE}<div class="card"><p>{}</p><p class="ticket" data-ticket>{}</p><p>{}</p><p data-expected-wait>{wait}</p><p>{}</p><p class="muted">{}</p>
 <figure class="qr" role="img" aria-label="{scan}">{}</figure><p><a href="{}" data-live-link>{scan}</a></p></div>
 <p class="noprint"><button onclick="window.print()">{}</button> <a href="/kiosk">{}</a></p>"#,
         t(locale, &format!("service-{}", service.slug())),
@@ -249,10 +279,26 @@ async fn display(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lan
     let office = device_office(&state, &req, DeviceKind::Display, locale).await?.office();
     let body = format!(
         r#"<style>.calls{{font:700 2.4rem/1.3 ui-monospace,monospace;border-collapse:collapse;min-width:60%}}.calls th,.calls td{{padding:.3rem 1.2rem;border-bottom:1px solid #ccd;text-align:left}}
-.calls tr.latest{{background:#fff3bf}}#offline{{display:none;background:#a4161a;color:#fff;padding:.6rem}}body.offline #offline{{display:block}}</style>
+.calls tr.latest{{background:#fff3bf}}#offline{{display:none;background:#a4161a;color:#fff;padding:.6rem}}body.offline #offline{{display:block}}
+body>header,body>footer,.skip{{display:none}}.join{{float:right;width:14rem;text-align:center}}.join img{{width:100%}}</style>
+<aside class="join"><img id="join-qr" src="/display/join.svg" alt=""><p>{join}</p></aside>
 <p class="muted">{office}</p><div id="offline" role="status">{offline}</div>
+<p><button id="speak" type="button" aria-pressed="false">{speak}</button></p>
 <table class="calls"><thead><tr><th>{ticket}</th><th>{counter}</th></tr></thead><tbody id="calls"></tbody></table>
 <script>
+const sayings = {sayings};
+let speaking = false;
+const speakButton = document.getElementById('speak');
+speakButton.onclick = () => {{ speaking = !speaking; speakButton.setAttribute('aria-pressed', String(speaking)); }};
+function say(ev) {{
+  if (!speaking || !('speechSynthesis' in window)) return;
+  const spelled = ev.ticket.split('').join(' ');
+  for (const [lang, text] of sayings) {{
+    const u = new SpeechSynthesisUtterance(text.replace('{{ticket}}', spelled).replace('{{counter}}', ev.counter ?? ''));
+    u.lang = lang; speechSynthesis.speak(u);
+  }}
+}}
+setInterval(() => {{ document.getElementById('join-qr').src = '/display/join.svg?' + Date.now(); }}, 60000);
 const calls = document.getElementById('calls');
 function chime() {{ try {{ const a = new AudioContext(); const o = a.createOscillator(); o.frequency.value = 880; o.connect(a.destination); o.start(); o.stop(a.currentTime + 0.25); }} catch (e) {{}} }}
 function show(ev) {{
@@ -260,7 +306,7 @@ function show(ev) {{
   for (const row of calls.querySelectorAll('tr')) row.classList.remove('latest');
   const row = document.createElement('tr'); row.className = 'latest';
   const a = document.createElement('td'); a.textContent = ev.ticket; const b = document.createElement('td'); b.textContent = ev.counter ?? '';
-  row.append(a, b); calls.prepend(row); while (calls.children.length > 8) calls.lastChild.remove(); chime();
+  row.append(a, b); calls.prepend(row); while (calls.children.length > 8) calls.lastChild.remove(); chime(); say(ev);
 }}
 const source = new EventSource('/display/events');
 source.addEventListener('queue', (m) => show(JSON.parse(m.data)));
@@ -269,10 +315,23 @@ source.onerror = () => document.body.classList.add('offline');
 </script>"#,
         office = esc(&office.name),
         offline = t(locale, "display-offline"),
+        join = t(locale, "display-join"),
+        speak = t(locale, "display-speak"),
+        sayings = spoken_templates(),
         ticket = t(locale, "display-ticket"),
         counter = t(locale, "display-counter"),
     );
     Ok(html(&req, locale, &catalog().t(locale, "display-title"), &body))
+}
+
+/// What the display says for a call, in Czech and in English (for visitors who cannot read the
+/// screen), as `[[lang, template]]` with `{ticket}` and `{counter}` left for the page to fill.
+fn spoken_templates() -> String {
+    let template = |locale| {
+        catalog().text(locale, "display-say", &[("ticket", FluentValue::from("{ticket}")), ("counter", FluentValue::from("{counter}"))])
+    };
+    // Into a <script>: serde_json escapes quotes; `<` is escaped so no `</script>` can appear.
+    serde_json::json!([["cs-CZ", template(Locale::Cs)], ["en-GB", template(Locale::En)]]).to_string().replace('<', "\\u003c")
 }
 
 /// `{day}:{seq}` from a `Last-Event-ID`.
@@ -326,14 +385,16 @@ async fn ticket_live(
     let (office, day, number) = ticket_link(&state, &path, &query.k, locale)?;
     let handle = state.directory.get(&office).ok_or(ApiError::page(ErrorCode::OfficeNotFound, locale))?;
     let today = prague_date(state.clock.now());
-    let tickets = if day == today { handle.tickets().await.map_err(|c| ApiError::page(c, locale))? } else { Vec::new() };
+    let snapshot = if day == today { handle.day().await.map_err(|c| ApiError::page(c, locale))? } else { Default::default() };
+    let tickets = &snapshot.tickets;
     let ticket = tickets.iter().find(|t| t.number == number);
     let status = match ticket.map(|t| t.state) {
         Some(TicketState::Waiting) => {
             let service = ticket.map(|t| t.service);
             let before =
                 tickets.iter().filter(|t| Some(t.service) == service && t.state == TicketState::Waiting && t.number < number).count();
-            catalog().text(locale, "ticket-live-waiting", &[("count", FluentValue::from(before))])
+            let wait = service.map(|s| expected_wait_text(handle, &snapshot, number, s, state.clock.now(), locale)).unwrap_or_default();
+            format!("{} {wait}", catalog().text(locale, "ticket-live-waiting", &[("count", FluentValue::from(before))]))
         }
         Some(TicketState::Called { counter, .. } | TicketState::Serving { counter }) => {
             catalog().text(locale, "ticket-live-called", &[("counter", FluentValue::from(counter))])
@@ -421,4 +482,104 @@ async fn event_stream(state: &AppState, req: &HttpRequest, office_id: OfficeId, 
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(body))
+}
+
+/// How long one entrance code lives; a scanned code works in its window and the next, so it
+/// is good for two to four minutes: long enough to choose a service, too short to share.
+const JOIN_WINDOW_SECS: i64 = 120;
+/// Remote tickets one client may take per quarter hour.
+pub(crate) const JOIN_PER_CLIENT: u32 = 3;
+
+fn join_window(now: chrono::DateTime<chrono::Utc>) -> i64 {
+    now.timestamp().div_euclid(JOIN_WINDOW_SECS)
+}
+
+/// The entrance QR code of the display's office for the current window, as SVG.
+async fn join_qr(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang) -> Result<HttpResponse, ApiError> {
+    let office = device_office(&state, &req, DeviceKind::Display, locale).await?.office().id.to_string();
+    let window = join_window(state.clock.now());
+    let info = req.connection_info();
+    let link = format!("{}://{}/join/{office}/{window}/{}", info.scheme(), info.host(), state.secrets.join_tag(&office, window));
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(with_description(&crate::pages::qr_svg(&link), &link)))
+}
+
+/// An SVG with a `<desc>` naming what it encodes (for screen readers and for tests).
+fn with_description(svg: &str, text: &str) -> String {
+    match svg.find("<svg").and_then(|at| svg[at..].find('>').map(|end| at + end + 1)) {
+        Some(split) => format!("{}<desc>{}</desc>{}", &svg[..split], esc(text), &svg[split..]),
+        None => svg.to_owned(),
+    }
+}
+
+/// The office of a scanned entrance code that is still fresh.
+fn join_office<'s>(
+    state: &'s AppState,
+    path: &(String, i64, String),
+    locale: Locale,
+) -> Result<&'s prepazka_actors::OfficeHandle, ApiError> {
+    let (office, window, tag) = path;
+    let handle =
+        OfficeId::parse(office).ok().and_then(|id| state.directory.get(&id)).ok_or(ApiError::page(ErrorCode::JoinCodeExpired, locale))?;
+    let expected = state.secrets.join_tag(office, *window);
+    let current = join_window(state.clock.now());
+    let fresh = *window == current || *window == current - 1;
+    if !fresh || !crate::secrets::constant_time_eq(expected.as_bytes(), tag.as_bytes()) {
+        return Err(ApiError::page(ErrorCode::JoinCodeExpired, locale));
+    }
+    Ok(handle)
+}
+
+async fn join_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Lang(locale): Lang,
+    path: web::Path<(String, i64, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let handle = join_office(&state, &path, locale)?;
+    let office = handle.office();
+    let action = format!("/join/{}/{}/{}", esc(&path.0), path.1, esc(&path.2));
+    let buttons: String = office
+        .available_services()
+        .map(|s| {
+            format!(
+                r#"<form method="post" action="{action}"><input type="hidden" name="service" value="{}"><button type="submit">{}</button></form>"#,
+                s.service.slug(),
+                t(locale, &format!("service-{}", s.service.slug()))
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"{KIOSK_STYLE}<p class="muted">{}</p><p>{}</p><div class="kiosk">{buttons}</div>"#,
+        esc(&office.name),
+        t(locale, "join-note")
+    );
+    Ok(html(&req, locale, &catalog().t(locale, "join-title"), &body))
+}
+
+/// Takes a walk-in ticket from the phone and sends it to the ticket's live page.
+async fn join_take(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Lang(locale): Lang,
+    path: web::Path<(String, i64, String)>,
+    form: web::Form<WalkIn>,
+) -> Result<HttpResponse, ApiError> {
+    let fail = |code| ApiError::page(code, locale);
+    let handle = join_office(&state, &path, locale)?;
+    let service: ServiceKind = form.service.parse().map_err(fail)?;
+    handle.office().offers(service).map_err(fail)?;
+    let budget = format!("join:{}", crate::api::client_of(&req));
+    if state.join_budget.is_locked(&budget) {
+        return Err(fail(ErrorCode::TooManyRequests));
+    }
+    state.join_budget.failure(&budget);
+    let record = handle.queue(QueueCommand::Issue { service, origin: Origin::WalkIn, priority: false }).await.map_err(fail)?;
+    let office = handle.office().id.to_string();
+    let day = prague_date(record.at);
+    let number = record.event.ticket().to_string();
+    let link = format!("/t/{office}/{day}/{number}?k={}", state.secrets.ticket_tag(&office, day, &number));
+    Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, link)).finish())
 }

@@ -361,6 +361,11 @@ async fn hold(
 }
 
 /// Decodes an `application/x-www-form-urlencoded` body into pairs.
+/// A Prague wall-clock time, `09:05`.
+pub(crate) fn clock_label(instant: chrono::DateTime<chrono::Utc>) -> String {
+    instant.with_timezone(&prepazka_models::calendar::PRAGUE).format("%H:%M").to_string()
+}
+
 pub(crate) fn form_pairs(body: &str) -> Vec<(String, String)> {
     web::Query::<Vec<(String, String)>>::from_query(body).map(|q| q.into_inner()).unwrap_or_default()
 }

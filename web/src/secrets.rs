@@ -107,6 +107,12 @@ impl Secrets {
         tag[..16].to_owned()
     }
 
+    /// The tag of an office's entrance QR code for one rotation window (see `office_day::join`).
+    pub fn join_tag(&self, office: &str, window: i64) -> String {
+        let tag = Self::hex(&self.mac("join", &[office.as_bytes(), window.to_string().as_bytes()]));
+        tag[..16].to_owned()
+    }
+
     /// What the check-in QR code encodes: the booking code and a short tag, so a kiosk can
     /// check a scanned code in without asking for the date of birth.
     pub fn check_in_payload(&self, code: &BookingCode) -> String {
