@@ -63,7 +63,7 @@ const { binary, artifacts } = parseArgs(process.argv.slice(2));
 fs.mkdirSync(artifacts, { recursive: true });
 // Remove what an earlier run left, so that every file there belongs to this run.
 for (const name of fs.readdirSync(artifacts)) {
-  if (/^(uk|vi|ru|kiosk|counter|display)-.*\.png$/.test(name) || name === 'axe.json' || name === 'server.log') {
+  if (/^(uk|vi|ru|kiosk|counter|display|supervisor)-.*\.png$/.test(name) || name === 'axe.json' || name === 'server.log') {
     fs.rmSync(path.join(artifacts, name), { force: true });
   }
 }
@@ -104,7 +104,8 @@ function startServer() {
   return new Promise((resolve, reject) => {
     const args = ['demo', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--horizon-days', '21'];
     server = spawn(binary, args, {
-      env: { ...process.env, PREPAZKA_LOG_FORMAT: 'json', RUST_LOG: 'warn' },
+      // A Tuesday morning, whenever the suite runs: kiosks issue walk-in tickets in opening hours.
+      env: { ...process.env, PREPAZKA_LOG_FORMAT: 'json', RUST_LOG: 'warn', PREPAZKA_CLOCK_START: '2027-03-16T08:30:00+01:00' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let settled = false;
@@ -510,6 +511,11 @@ async function flowOfficeDay(display, base, open) {
   expectOk(await clickAndLoad(counter, counter.locator('form[action="/staff/login"] button[type="submit"]')), 'sign-in');
   assert(new URL(counter.url()).pathname === '/counter', `signing in led to ${counter.url()}, expected /counter`);
   await expectLang(counter, 'cs');
+  // Counters start closed: the officer opens counter 7 (signs in to it).
+  expectOk(await counter.goto(`${base}counter?counter=${counterNumber}`), 'counter page');
+  const openButton = counter.locator('form[action="/counter/state"]:has(input[name="action"][value="open"]) button');
+  expectOk(await clickAndLoad(counter, openButton), 'open the counter');
+  assert((await counter.locator('[data-counter-status="open"]').count()) === 1, 'counter 7 did not open');
   const call = counter.locator('form[action="/counter/call"]');
   await call.locator('#counter').fill(counterNumber);
   // This counter serves interviews only.
@@ -573,6 +579,25 @@ async function flowOfficeDay(display, base, open) {
   assert(left.length === 0, `after "Hotovo" counter ${counterNumber} still shows ${JSON.stringify(left.map((t) => t.trim()))}`);
   await shot(counter, 'counter', 'completed');
   return `ticket ${ticket} (uk kiosk) called to counter ${counterNumber}, on the display ${shownAfter} ms after the call, completed`;
+}
+
+/** E: the supervisor, in Czech, sees the day (counters, queues, charts) and it passes axe. */
+async function flowSupervisor(page, base) {
+  const supervisor = 'supervisor-praha-zizkov';
+  expectOk(await page.goto(`${base}staff/login?lang=cs`), 'staff sign-in page');
+  await page.fill('#u', supervisor);
+  await page.fill('#p', staffPassword(supervisor));
+  expectOk(await clickAndLoad(page, page.locator('form[action="/staff/login"] button[type="submit"]')), 'sign-in');
+  assert(new URL(page.url()).pathname === '/supervisor', `signing in led to ${page.url()}, expected /supervisor`);
+  await expectLang(page, 'cs');
+  const counters = await page.locator('[data-counters] tbody tr').count();
+  assert(counters > 0, 'the supervisor page lists no counters');
+  assert((await page.locator('svg[data-chart="waiting"]').count()) === 1, 'no waiting chart');
+  const served = await page.locator('[data-queues] tr[data-service="interview"] td').allTextContents();
+  assert(served.length > 0, 'no interview row in the queues table');
+  await shot(page, 'supervisor', 'day');
+  await runAxe(page, 'supervisor');
+  return `${counters} counters, queues and charts shown`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -689,6 +714,9 @@ async function main() {
     await runFlow(browser, base, 'C: wrong PIN in Russian gives 401 and an alert', 'ru', flowRussianError);
     await runFlow(browser, base, 'D: kiosk → counter → display (Praha II – Žižkov)', 'display', flowOfficeDay, {
       viewport: { width: 1280, height: 720 },
+    });
+    await runFlow(browser, base, 'E: the supervisor sees the day (Praha II – Žižkov)', 'supervisor', flowSupervisor, {
+      viewport: { width: 1280, height: 900 },
     });
     checkKioskCheckIn();
     checkDisplayHighlight();
