@@ -627,6 +627,17 @@ async fn remote_join_by_rotating_entrance_code() {
     assert_eq!(take(link).await.0, 429, "three tickets per phone per quarter hour");
 }
 
+async fn kiosk_page_en(c: &awc::Client, server: &Server, kiosk: &str) -> String {
+    let mut res = c
+        .get(format!("{}/kiosk", server.url))
+        .insert_header(("Cookie", kiosk))
+        .insert_header(("Accept-Language", "en"))
+        .send()
+        .await
+        .expect("kiosk");
+    String::from_utf8_lossy(&res.body().await.expect("body")).into_owned()
+}
+
 /// Walk-in tickets stop half an hour before closing, and the kiosk says until when they are issued.
 #[actix_rt::test]
 async fn walk_in_tickets_stop_before_closing() {
@@ -634,14 +645,7 @@ async fn walk_in_tickets_stop_before_closing() {
     let server = Server::start_at(Backend::Sqlite, "2027-03-16T13:40:00+01:00").await;
     let c = awc::Client::builder().disable_redirects().timeout(Duration::from_secs(30)).finish();
     let kiosk = enrol(&c, &enrolment_link(&server, "brno", "kiosk")).await;
-    let mut res = c
-        .get(format!("{}/kiosk", server.url))
-        .insert_header(("Cookie", kiosk.as_str()))
-        .insert_header(("Accept-Language", "en"))
-        .send()
-        .await
-        .expect("kiosk");
-    let page = String::from_utf8_lossy(&res.body().await.expect("body")).into_owned();
+    let page = kiosk_page_en(&c, &server, &kiosk).await;
     assert!(page.contains("No more walk-in tickets"), "{page}");
     let mut res = c
         .post(format!("{}/kiosk/walk-in", server.url))
@@ -656,13 +660,6 @@ async fn walk_in_tickets_stop_before_closing() {
     drop(server);
     let server = Server::start_at(Backend::Sqlite, "2027-03-16T09:00:00+01:00").await;
     let kiosk = enrol(&c, &enrolment_link(&server, "brno", "kiosk")).await;
-    let mut res = c
-        .get(format!("{}/kiosk", server.url))
-        .insert_header(("Cookie", kiosk.as_str()))
-        .insert_header(("Accept-Language", "en"))
-        .send()
-        .await
-        .expect("kiosk");
-    let page = String::from_utf8_lossy(&res.body().await.expect("body")).into_owned();
+    let page = kiosk_page_en(&c, &server, &kiosk).await;
     assert!(page.contains("issued today until 13:30"), "{page}");
 }

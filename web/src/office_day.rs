@@ -129,16 +129,7 @@ const KIOSK_STYLE: &str = "<style>.kiosk button{font-size:1.6rem;width:100%;padd
 async fn kiosk(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang) -> Result<HttpResponse, ApiError> {
     let handle = device_office(&state, &req, DeviceKind::Kiosk, locale).await?;
     let office = handle.office();
-    let buttons: String = office
-        .available_services()
-        .map(|s| {
-            format!(
-                r#"<form method="post" action="/kiosk/walk-in"><input type="hidden" name="service" value="{}"><button type="submit">{}</button></form>"#,
-                s.service.slug(),
-                t(locale, &format!("service-{}", s.service.slug()))
-            )
-        })
-        .collect();
+    let buttons = service_buttons(office, "/kiosk/walk-in", locale);
     let check_in = format!(
         r#"<form method="post" action="/kiosk/check-in" class="card"><h2>{}</h2><label for="code">{}</label><input id="code" name="booking_code" autocomplete="off" required>
 <label for="dob">{}</label><input id="dob" name="date_of_birth" type="date"><button type="submit">{}</button></form>"#,
@@ -167,6 +158,29 @@ struct WalkIn {
     service: String,
 }
 
+/// One button per service the office offers, each posting `service` to `action`.
+fn service_buttons(office: &prepazka_models::office::Office, action: &str, locale: Locale) -> String {
+    office
+        .available_services()
+        .map(|s| {
+            format!(
+                r#"<form method="post" action="{action}"><input type="hidden" name="service" value="{}"><button type="submit">{}</button></form>"#,
+                s.service.slug(),
+                t(locale, &format!("service-{}", s.service.slug()))
+            )
+        })
+        .collect()
+}
+
+/// A walk-in ticket for the service named `raw`, if the office offers it (and issues walk-in
+/// tickets now: the office's actor decides that).
+async fn issue_walk_in(handle: &prepazka_actors::OfficeHandle, raw: &str) -> Result<(ServiceKind, prepazka_store::QueueRecord), ErrorCode> {
+    let service: ServiceKind = raw.parse()?;
+    handle.office().offers(service)?;
+    let record = handle.queue(QueueCommand::Issue { service, origin: Origin::WalkIn, priority: false }).await?;
+    Ok((service, record))
+}
+
 async fn walk_in(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -175,9 +189,7 @@ async fn walk_in(
 ) -> Result<HttpResponse, ApiError> {
     let fail = |code| ApiError::page(code, locale);
     let handle = device_office(&state, &req, DeviceKind::Kiosk, locale).await?;
-    let service: ServiceKind = form.service.parse().map_err(fail)?;
-    handle.office().offers(service).map_err(fail)?;
-    let record = handle.queue(QueueCommand::Issue { service, origin: Origin::WalkIn, priority: false }).await.map_err(fail)?;
+    let (service, record) = issue_walk_in(handle, &form.service).await.map_err(fail)?;
     ticket_page(&state, &req, locale, handle, service, &record).await
 }
 
@@ -541,16 +553,7 @@ async fn join_page(
     let handle = join_office(&state, &path, locale)?;
     let office = handle.office();
     let action = format!("/join/{}/{}/{}", esc(&path.0), path.1, esc(&path.2));
-    let buttons: String = office
-        .available_services()
-        .map(|s| {
-            format!(
-                r#"<form method="post" action="{action}"><input type="hidden" name="service" value="{}"><button type="submit">{}</button></form>"#,
-                s.service.slug(),
-                t(locale, &format!("service-{}", s.service.slug()))
-            )
-        })
-        .collect();
+    let buttons = service_buttons(office, &action, locale);
     let body = format!(
         r#"{KIOSK_STYLE}<p class="muted">{}</p><p>{}</p><div class="kiosk">{buttons}</div>"#,
         esc(&office.name),
@@ -569,14 +572,13 @@ async fn join_take(
 ) -> Result<HttpResponse, ApiError> {
     let fail = |code| ApiError::page(code, locale);
     let handle = join_office(&state, &path, locale)?;
-    let service: ServiceKind = form.service.parse().map_err(fail)?;
-    handle.office().offers(service).map_err(fail)?;
     let budget = format!("join:{}", crate::api::client_of(&req));
     if state.join_budget.is_locked(&budget) {
         return Err(fail(ErrorCode::TooManyRequests));
     }
+    form.service.parse::<ServiceKind>().map_err(fail)?;
     state.join_budget.failure(&budget);
-    let record = handle.queue(QueueCommand::Issue { service, origin: Origin::WalkIn, priority: false }).await.map_err(fail)?;
+    let (_, record) = issue_walk_in(handle, &form.service).await.map_err(fail)?;
     let office = handle.office().id.to_string();
     let day = prague_date(record.at);
     let number = record.event.ticket().to_string();
