@@ -13,6 +13,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     Migration { version: 2, name: "queue", sql: include_str!("../../migrations/sqlite/0002_queue.sql") },
     Migration { version: 3, name: "devices", sql: include_str!("../../migrations/sqlite/0003_devices.sql") },
     Migration { version: 4, name: "staff", sql: include_str!("../../migrations/sqlite/0004_staff.sql") },
+    Migration { version: 5, name: "ai_log", sql: include_str!("../../migrations/sqlite/0005_ai_log.sql") },
     Migration { version: 6, name: "office_admin", sql: include_str!("../../migrations/sqlite/0006_office_admin.sql") },
 ];
 
@@ -21,6 +22,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration { version: 2, name: "queue", sql: include_str!("../../migrations/postgres/0002_queue.sql") },
     Migration { version: 3, name: "devices", sql: include_str!("../../migrations/postgres/0003_devices.sql") },
     Migration { version: 4, name: "staff", sql: include_str!("../../migrations/postgres/0004_staff.sql") },
+    Migration { version: 5, name: "ai_log", sql: include_str!("../../migrations/postgres/0005_ai_log.sql") },
     Migration { version: 6, name: "office_admin", sql: include_str!("../../migrations/postgres/0006_office_admin.sql") },
 ];
 
