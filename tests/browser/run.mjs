@@ -667,7 +667,7 @@ function checkDisplayHighlight() {
 
 /** One check per axe-scanned page: fails on any serious or critical violation. */
 function checkAxe() {
-  const pages = ['uk-home', 'uk-slots', 'uk-identity', 'uk-confirmed', 'kiosk', 'kiosk-ticket', 'counter', 'display'];
+  const pages = ['uk-home', 'uk-slots', 'uk-identity', 'uk-confirmed', 'kiosk', 'kiosk-ticket', 'counter', 'display', 'supervisor'];
   for (const label of pages) {
     const result = axeResults[label];
     if (!result) {
