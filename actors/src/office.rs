@@ -29,6 +29,45 @@ pub const DISPLAY_BUFFER: usize = 1024;
 /// How often an office expires stale holds and re-reads its seat counts from the store.
 pub const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
+/// A committed queue transition as displays and phones are told it: the event, and its
+/// Server-Sent Events frame rendered once here for every subscriber (not once per stream).
+#[derive(Debug)]
+pub struct Published {
+    pub event: DisplayEvent,
+    pub frame: Box<[u8]>,
+}
+
+/// One Server-Sent Events frame: `id: {day}:{seq}`, `event: queue`, the event as JSON.
+pub fn sse_frame(event: &DisplayEvent) -> Vec<u8> {
+    let data = serde_json::to_string(event).unwrap_or_default();
+    format!("id: {}:{}\nevent: queue\ndata: {data}\n\n", event.day, event.seq).into_bytes()
+}
+
+/// Published events an office keeps for streams that start or come back, so that a display's
+/// first frames need no store read (which would read the whole day).
+pub const RECENT: usize = 64;
+
+/// An office's display feed: the live channel, and the last [`RECENT`] events published on it.
+struct Feed {
+    live: broadcast::Sender<Arc<Published>>,
+    recent: std::sync::Mutex<std::collections::VecDeque<Arc<Published>>>,
+}
+
+impl Feed {
+    /// Keeps and sends under one lock, so a subscriber finds each event either among the recent
+    /// ones or on its receiver.
+    fn publish(&self, published: Published) {
+        let published = Arc::new(published);
+        let mut recent = self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if recent.len() == RECENT {
+            recent.pop_front();
+        }
+        recent.push_back(published.clone());
+        // No display listening is not an error.
+        let _ = self.live.send(published);
+    }
+}
+
 /// What an office needs to decide.
 pub struct OfficeDeps {
     pub store: SharedStore,
@@ -44,7 +83,7 @@ pub struct OfficeActor {
     board: SlotBoard,
     /// Today's queue (Prague day); replaced when the day changes, rebuilt from the store on start.
     queue: OfficeQueue,
-    displays: broadcast::Sender<DisplayEvent>,
+    displays: Arc<Feed>,
     counters: BTreeMap<u16, Counter>,
     /// Days closed outside the regular hours (from the store).
     closures: BTreeSet<NaiveDate>,
@@ -445,8 +484,9 @@ impl Handler<Queue> for OfficeActor {
         Box::pin(async move { committed.await.unwrap_or(Err(ErrorCode::Unavailable)) }.into_actor(self).map(move |result, act, ctx| {
             match result {
                 Ok(_) => {
-                    // No display listening is not an error.
-                    let _ = act.displays.send(DisplayEvent::of(today, record.seq, record.at, &record.event));
+                    let event = DisplayEvent::of(today, record.seq, record.at, &record.event);
+                    let frame = sse_frame(&event).into_boxed_slice();
+                    act.displays.publish(Published { event, frame });
                     Ok(record)
                 }
                 Err(code) => {
@@ -586,7 +626,7 @@ impl Handler<Sweep> for OfficeActor {
 pub struct OfficeHandle {
     office: Arc<Office>,
     addr: Addr<OfficeActor>,
-    displays: broadcast::Sender<DisplayEvent>,
+    displays: Arc<Feed>,
     walk_in_cutoff: chrono::Duration,
 }
 
@@ -596,7 +636,8 @@ impl OfficeHandle {
     pub fn start(office: Office, deps: Arc<OfficeDeps>, arbiter: &ArbiterHandle) -> Self {
         let office = Arc::new(office);
         let actor_office = office.clone();
-        let (displays, _) = broadcast::channel(DISPLAY_BUFFER);
+        let (live, _) = broadcast::channel(DISPLAY_BUFFER);
+        let displays = Arc::new(Feed { live, recent: Default::default() });
         let actor_displays = displays.clone();
         let today = prague_date(deps.clock.now());
         let walk_in_cutoff = deps.walk_in_cutoff;
@@ -686,9 +727,11 @@ impl OfficeHandle {
         self.addr.send(SetCapacity { service, day, capacity, actor: actor.to_owned() }).await.map_err(|_| ErrorCode::Unavailable)?
     }
 
-    /// Committed queue transitions from now on (displays replay older ones from the store).
-    pub fn subscribe(&self) -> broadcast::Receiver<DisplayEvent> {
-        self.displays.subscribe()
+    /// Committed queue transitions from now on, and the last [`RECENT`] published before
+    /// (oldest first; older ones, and those from before a restart, are in the store).
+    pub fn subscribe(&self) -> (broadcast::Receiver<Arc<Published>>, Vec<Arc<Published>>) {
+        let recent = self.displays.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        (self.displays.live.subscribe(), recent.iter().cloned().collect())
     }
 
     /// Expires stale holds now instead of at the next sweep (tests, shutdown).

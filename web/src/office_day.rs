@@ -7,6 +7,7 @@
 //! reconnects with `Last-Event-ID` gets what it missed from the store, then live events, with a
 //! heartbeat and a jittered `retry`, and never a name (the event type has no field for one).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -16,6 +17,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use fluent_bundle::FluentValue;
 use futures_util::stream::{self, StreamExt as _};
+use prepazka_actors::office::Published;
 use prepazka_models::booking::BookingStatus;
 use prepazka_models::calendar::prague_date;
 use prepazka_models::identity::parse_iso_date;
@@ -352,9 +354,18 @@ fn parse_event_id(raw: &str) -> Option<(NaiveDate, u64)> {
     Some((prepazka_models::identity::parse_iso_date(day).ok()?, seq.parse().ok()?))
 }
 
-fn sse_frame(event: &DisplayEvent) -> Bytes {
-    let data = serde_json::to_string(event).unwrap_or_default();
-    Bytes::from(format!("id: {}:{}\nevent: queue\ndata: {data}\n\n", event.day, event.seq))
+/// The frame of an event replayed from the store (live events come rendered by the office).
+fn sse_frame(event: &DisplayEvent) -> Vec<u8> {
+    prepazka_actors::office::sse_frame(event)
+}
+
+/// A live event's frame as a body chunk: every stream shares the office's one rendering.
+struct SharedFrame(Arc<Published>);
+
+impl AsRef<[u8]> for SharedFrame {
+    fn as_ref(&self) -> &[u8] {
+        &self.0.frame
+    }
 }
 
 async fn display_events(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang) -> Result<HttpResponse, ApiError> {
@@ -438,8 +449,9 @@ async fn ticket_events(
 /// `Last-Event-ID` (or the last few), then live ones.
 async fn event_stream(state: &AppState, req: &HttpRequest, office_id: OfficeId, locale: Locale) -> Result<HttpResponse, ApiError> {
     let handle = state.directory.get(&office_id).ok_or(ApiError::page(ErrorCode::OfficeNotFound, locale))?;
-    // Subscribe before reading the store, so nothing falls between the replay and the live feed.
-    let live = handle.subscribe();
+    // Subscribe (taking the office's recent events) before reading the store, so nothing falls
+    // between the replay and the live feed.
+    let (live, recent) = handle.subscribe();
     let today = prague_date(state.clock.now());
     let last_seen = req
         .headers()
@@ -448,52 +460,93 @@ async fn event_stream(state: &AppState, req: &HttpRequest, office_id: OfficeId, 
         .and_then(parse_event_id)
         .filter(|(day, _)| *day == today)
         .map(|(_, seq)| seq);
-    let records = state
-        .store
-        .queue_events(&office_id, today, last_seen.unwrap_or(0))
-        .await
-        .map_err(|_| ApiError::page(ErrorCode::Unavailable, locale))?;
-    let skip = if last_seen.is_none() { records.len().saturating_sub(FIRST_REPLAY) } else { 0 };
-    let replay: Vec<DisplayEvent> = records[skip..].iter().map(|r| DisplayEvent::of(today, r.seq, r.at, &r.event)).collect();
-    let sent = replay.last().map(|e| e.seq).or(last_seen).unwrap_or(0);
     // Jitter, so that ten thousand screens do not all come back in the same instant.
     let retry = 2_000 + rand::thread_rng().gen_range(0..3_000);
-    let head: Vec<Bytes> = std::iter::once(Bytes::from(format!("retry: {retry}\n\n"))).chain(replay.iter().map(sse_frame)).collect();
-    let store = state.store.clone();
-    let tail = stream::unfold((live, tokio::time::interval(HEARTBEAT), sent), move |(mut live, mut heartbeat, mut sent)| {
-        let store = store.clone();
-        let office_id = office_id.clone();
-        async move {
-            loop {
-                tokio::select! {
-                    received = live.recv() => match received {
-                        Ok(event) if event.seq > sent || event.day != today => {
-                            sent = event.seq;
-                            return Some((sse_frame(&event), (live, heartbeat, sent)));
-                        }
-                        Ok(_) => continue,
-                        // Fell behind the buffer: catch up from the store.
-                        Err(broadcast::error::RecvError::Lagged(_)) => {
-                            let missed = store.queue_events(&office_id, today, sent).await.unwrap_or_default();
-                            let frames: Vec<u8> = missed.iter().flat_map(|r| sse_frame(&DisplayEvent::of(today, r.seq, r.at, &r.event)).to_vec()).collect();
-                            if let Some(last) = missed.last() {
-                                sent = last.seq;
-                            }
-                            return Some((Bytes::from(frames), (live, heartbeat, sent)));
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return None,
-                    },
-                    _ = heartbeat.tick() => return Some((Bytes::from_static(b": heartbeat\n\n"), (live, heartbeat, sent))),
-                }
-            }
+    // One chunk: the retry and the replay.
+    let mut head = format!("retry: {retry}\n\n").into_bytes();
+    let mut sent = last_seen.unwrap_or(0);
+    // The office's recent events answer when they hold all after `last_seen` (on a first
+    // connection: the last few, or the whole day); otherwise the store does.
+    let recent: Vec<Arc<Published>> = recent.into_iter().filter(|p| p.event.day == today).collect();
+    let first_kept = recent.first().map(|p| p.event.seq);
+    let kept = match last_seen {
+        Some(seen) => first_kept.is_some_and(|first| first <= seen + 1),
+        None => recent.len() >= FIRST_REPLAY || first_kept == Some(1),
+    };
+    if kept {
+        let recent: Vec<&Arc<Published>> = recent.iter().filter(|p| p.event.seq > sent).collect();
+        let skip = if last_seen.is_none() { recent.len().saturating_sub(FIRST_REPLAY) } else { 0 };
+        for published in &recent[skip..] {
+            head.extend_from_slice(&published.frame);
+            sent = sent.max(published.event.seq);
         }
-    });
-    let body = stream::iter(head).chain(tail).map(Ok::<_, actix_web::Error>);
+    } else {
+        let records = state
+            .store
+            .queue_events(&office_id, today, sent)
+            .await
+            .map_err(|_| ApiError::page(ErrorCode::Unavailable, locale))?;
+        let skip = if last_seen.is_none() { records.len().saturating_sub(FIRST_REPLAY) } else { 0 };
+        for record in &records[skip..] {
+            head.extend(sse_frame(&DisplayEvent::of(today, record.seq, record.at, &record.event)));
+            sent = sent.max(record.seq);
+        }
+    }
+    let tail = Tail { live, heartbeat: tokio::time::interval(HEARTBEAT), sent, today, store: state.store.clone(), office_id };
+    let body = stream::once(std::future::ready(Bytes::from(head))).chain(stream::unfold(tail, Tail::next)).map(Ok::<_, actix_web::Error>);
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(body))
+}
+
+/// What one open stream keeps between events.
+struct Tail {
+    live: broadcast::Receiver<Arc<Published>>,
+    heartbeat: tokio::time::Interval,
+    /// The last sequence number sent.
+    sent: u64,
+    today: NaiveDate,
+    store: prepazka_store::SharedStore,
+    office_id: OfficeId,
+}
+
+impl Tail {
+    async fn missed(&self) -> Result<Vec<prepazka_store::QueueRecord>, prepazka_store::StoreError> {
+        self.store.queue_events(&self.office_id, self.today, self.sent).await
+    }
+
+    /// The next chunk: a live event, what was missed after falling behind, or a heartbeat.
+    async fn next(mut self) -> Option<(Bytes, Self)> {
+        loop {
+            tokio::select! {
+                biased;
+                received = self.live.recv() => match received {
+                    Ok(published) if published.event.seq > self.sent || published.event.day != self.today => {
+                        self.sent = published.event.seq;
+                        return Some((Bytes::from_owner(SharedFrame(published)), self));
+                    }
+                    Ok(_) => continue,
+                    // Fell behind the buffer: catch up from the store.
+                    Err(broadcast::error::RecvError::Lagged(_)) => match self.missed().await {
+                        Ok(missed) => {
+                            let Some(last) = missed.last() else { continue };
+                            self.sent = last.seq;
+                            let frames: Vec<u8> =
+                                missed.iter().flat_map(|r| sse_frame(&DisplayEvent::of(self.today, r.seq, r.at, &r.event))).collect();
+                            return Some((Bytes::from(frames), self));
+                        }
+                        // End the stream: the display comes back after its retry and replays
+                        // from its Last-Event-ID (an empty chunk would end it less clearly).
+                        Err(_) => return None,
+                    },
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                _ = self.heartbeat.tick() => return Some((Bytes::from_static(b": heartbeat\n\n"), self)),
+            }
+        }
+    }
 }
 
 /// How long one entrance code lives; a scanned code works in its window and the next, so it
