@@ -462,7 +462,7 @@ async fn event_stream(state: &AppState, req: &HttpRequest, office_id: OfficeId, 
         .map(|(_, seq)| seq);
     // Jitter, so that ten thousand screens do not all come back in the same instant.
     let retry = 2_000 + rand::thread_rng().gen_range(0..3_000);
-    // One chunk: the retry and the replay.
+    // The retry, then the replay.
     let mut head = format!("retry: {retry}\n\n").into_bytes();
     let mut sent = last_seen.unwrap_or(0);
     // The office's recent events answer when they hold all after `last_seen` (on a first
@@ -493,7 +493,19 @@ async fn event_stream(state: &AppState, req: &HttpRequest, office_id: OfficeId, 
         }
     }
     let tail = Tail { live, heartbeat: tokio::time::interval(HEARTBEAT), sent, today, store: state.store.clone(), office_id };
-    let body = stream::once(std::future::ready(Bytes::from(head))).chain(stream::unfold(tail, Tail::next)).map(Ok::<_, actix_web::Error>);
+    // The head goes out in pieces, yielding between them so that each is flushed on its own:
+    // actix keeps a connection's write buffer for the life of the stream, and a replay written
+    // in one piece would keep about 4 KiB more of it resident per stream.
+    const PIECE: usize = 1024;
+    let head = Bytes::from(head);
+    let pieces: Vec<Bytes> = (0..head.len()).step_by(PIECE).map(|at| head.slice(at..head.len().min(at + PIECE))).collect();
+    let head = stream::iter(pieces.into_iter().enumerate()).then(|(i, piece)| async move {
+        if i > 0 {
+            tokio::task::yield_now().await;
+        }
+        piece
+    });
+    let body = head.chain(stream::unfold(tail, Tail::next)).map(Ok::<_, actix_web::Error>);
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
