@@ -481,11 +481,8 @@ async fn event_stream(state: &AppState, req: &HttpRequest, office_id: OfficeId, 
             sent = sent.max(published.event.seq);
         }
     } else {
-        let records = state
-            .store
-            .queue_events(&office_id, today, sent)
-            .await
-            .map_err(|_| ApiError::page(ErrorCode::Unavailable, locale))?;
+        let records =
+            state.store.queue_events(&office_id, today, sent).await.map_err(|_| ApiError::page(ErrorCode::Unavailable, locale))?;
         let skip = if last_seen.is_none() { records.len().saturating_sub(FIRST_REPLAY) } else { 0 };
         for record in &records[skip..] {
             head.extend(sse_frame(&DisplayEvent::of(today, record.seq, record.at, &record.event)));
