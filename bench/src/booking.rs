@@ -1,0 +1,193 @@
+//! `booking-surge`: many clients book at once across all offices (a slot-release surge). Each
+//! booking is what a browser does: verify identity, read the free slots of a day, hold one
+//! (with an idempotency key), confirm it (with another). Reports confirmed bookings per second
+//! and latency percentiles; the caller checks the database afterwards for double bookings.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use rand::Rng as _;
+use serde_json::{json, Value};
+
+struct Options {
+    url: String,
+    clients: usize,
+    bookings: usize,
+    first_person: u32,
+    days: i64,
+}
+
+fn options(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
+    let mut o = Options { url: "http://127.0.0.1:8080".into(), clients: 256, bookings: 20_000, first_person: 1, days: 14 };
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        let number = || value.parse::<usize>().map_err(|_| format!("{flag}: not a number"));
+        match flag.as_str() {
+            "--url" => o.url = value.trim_end_matches('/').to_owned(),
+            "--clients" => o.clients = number()?,
+            "--bookings" => o.bookings = number()?,
+            "--first-person" => o.first_person = number()? as u32,
+            "--days" => o.days = number()? as i64,
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(o)
+}
+
+/// Registration number and PIN of synthetic person `n` (mirrors the fake registry).
+fn person(n: u32) -> (String, String) {
+    (format!("POP-{n:08}"), format!("{:04}", (u64::from(n) * 7919 + 1234) % 10_000))
+}
+
+#[derive(Default)]
+struct Tally {
+    confirmed: usize,
+    slot_taken: usize,
+    other_errors: HashMap<String, usize>,
+    booking_ms: Vec<f64>,
+    request_ms: HashMap<&'static str, Vec<f64>>,
+}
+
+async fn timed(tally: &mut Tally, name: &'static str, request: awc::ClientRequest, body: Option<&Value>) -> Result<(u16, Value), String> {
+    let started = Instant::now();
+    let mut response = match body {
+        Some(body) => request.send_json(body).await,
+        None => request.send().await,
+    }
+    .map_err(|e| format!("{name}: {e}"))?;
+    let bytes = response.body().limit(1 << 20).await.map_err(|e| format!("{name}: {e}"))?;
+    tally.request_ms.entry(name).or_default().push(started.elapsed().as_secs_f64() * 1e3);
+    Ok((response.status().as_u16(), serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+}
+
+async fn client_loop(id: usize, o: std::rc::Rc<Options>, offices: std::rc::Rc<Vec<String>>, quota: usize) -> Tally {
+    let client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
+    let mut tally = Tally::default();
+    let today = chrono::Utc::now().date_naive();
+    let services = ["visa_sticker", "application_submission", "interview", "card_pickup", "biometric_capture"];
+    // Each client has its own people: a person may hold one booking per service.
+    let mut n = o.first_person + (id * quota * 10) as u32;
+    let mut rng = rand::thread_rng();
+    let mut attempt = 0usize;
+    while tally.confirmed < quota && attempt < quota * 4 {
+        attempt += 1;
+        n += 1;
+        let started = Instant::now();
+        let office = &offices[rng.gen_range(0..offices.len())];
+        // Card pickup and biometrics need a card or equipment; book the services every office has.
+        let service = services[rng.gen_range(0..3)];
+        let day = today + chrono::Duration::days(rng.gen_range(1..=o.days));
+        let (number, pin) = person(n);
+        let Ok((200, verified)) = timed(
+            &mut tally,
+            "identity",
+            client.post(format!("{}/api/v1/identity", o.url)),
+            Some(&json!({"method": "registration", "registration_number": number, "pin": pin})),
+        )
+        .await
+        else {
+            *tally.other_errors.entry("identity".into()).or_default() += 1;
+            continue;
+        };
+        let token = verified["identity_token"].as_str().unwrap_or_default().to_owned();
+        let Ok((200, slots)) =
+            timed(&mut tally, "slots", client.get(format!("{}/api/v1/offices/{office}/slots?service={service}&date={day}", o.url)), None)
+                .await
+        else {
+            *tally.other_errors.entry("slots".into()).or_default() += 1;
+            continue;
+        };
+        let free: Vec<&str> = slots["slots"].as_array().into_iter().flatten().filter_map(|s| s["starts_at"].as_str()).collect();
+        if free.is_empty() {
+            continue;
+        }
+        let start = free[rng.gen_range(0..free.len())].to_owned();
+        let hold_body = json!({"identity_token": token, "office_id": office, "service": service, "starts_at": start});
+        let request = client.post(format!("{}/api/v1/holds", o.url)).insert_header(("Idempotency-Key", format!("h-{n}")));
+        match timed(&mut tally, "hold", request, Some(&hold_body)).await {
+            Ok((201, held)) => {
+                let hold_id = held["hold_id"].as_str().unwrap_or_default();
+                let request =
+                    client.post(format!("{}/api/v1/holds/{hold_id}/confirm", o.url)).insert_header(("Idempotency-Key", format!("c-{n}")));
+                match timed(
+                    &mut tally,
+                    "confirm",
+                    request,
+                    Some(&json!({"identity_token": token, "email": "bench@example.cz", "locale": "uk"})),
+                )
+                .await
+                {
+                    Ok((201, _)) => {
+                        tally.confirmed += 1;
+                        tally.booking_ms.push(started.elapsed().as_secs_f64() * 1e3);
+                    }
+                    Ok((status, body)) => *tally.other_errors.entry(format!("confirm {status} {}", body["error"])).or_default() += 1,
+                    Err(e) => *tally.other_errors.entry(e).or_default() += 1,
+                }
+            }
+            Ok((409, body)) if body["error"] == "slot_taken" => tally.slot_taken += 1,
+            Ok((status, body)) => *tally.other_errors.entry(format!("hold {status} {}", body["error"])).or_default() += 1,
+            Err(e) => *tally.other_errors.entry(e).or_default() += 1,
+        }
+    }
+    tally
+}
+
+pub fn percentile(values: &mut [f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[((values.len() as f64 - 1.0) * p).round() as usize]
+}
+
+pub fn run(args: impl Iterator<Item = String>) -> Result<(), String> {
+    let o = options(args)?;
+    actix_web::rt::System::new().block_on(async move {
+        let client = awc::Client::default();
+        let mut res = client.get(format!("{}/api/v1/offices", o.url)).send().await.map_err(|e| e.to_string())?;
+        let offices: Value = res.json().limit(1 << 20).await.map_err(|e| e.to_string())?;
+        let offices: Vec<String> =
+            offices["offices"].as_array().into_iter().flatten().filter_map(|x| x["id"].as_str().map(str::to_owned)).collect();
+        let quota = o.bookings.div_ceil(o.clients);
+        let o = std::rc::Rc::new(o);
+        let offices = std::rc::Rc::new(offices);
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..o.clients).map(|id| actix_web::rt::spawn(client_loop(id, o.clone(), offices.clone(), quota))).collect();
+        let mut total = Tally::default();
+        for task in tasks {
+            let t = task.await.map_err(|e| e.to_string())?;
+            total.confirmed += t.confirmed;
+            total.slot_taken += t.slot_taken;
+            total.booking_ms.extend(t.booking_ms);
+            for (k, v) in t.other_errors {
+                *total.other_errors.entry(k).or_default() += v;
+            }
+            for (k, v) in t.request_ms {
+                total.request_ms.entry(k).or_default().extend(v);
+            }
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "clients={} confirmed={} seconds={seconds:.2} confirmed_per_second={:.0}",
+            o.clients,
+            total.confirmed,
+            total.confirmed as f64 / seconds
+        );
+        println!(
+            "booking (identity+slots+hold+confirm) ms: p50={:.1} p99={:.1}",
+            percentile(&mut total.booking_ms, 0.5),
+            percentile(&mut total.booking_ms, 0.99)
+        );
+        let mut names: Vec<_> = total.request_ms.keys().copied().collect();
+        names.sort();
+        for name in names {
+            let values = total.request_ms.get_mut(name).map(std::mem::take).unwrap_or_default();
+            let mut values = values;
+            let count = values.len();
+            println!("  {name:<8} n={count:<7} p50={:.1} ms p99={:.1} ms", percentile(&mut values, 0.5), percentile(&mut values, 0.99));
+        }
+        println!("slot_taken (lost races, retried)={} other_errors={:?}", total.slot_taken, total.other_errors);
+        Ok::<(), String>(())
+    })
+}
