@@ -85,6 +85,11 @@ pub struct OfficeActor {
     queue: OfficeQueue,
     displays: Arc<Feed>,
     counters: BTreeMap<u16, Counter>,
+    /// Committed events waiting for their predecessors: commits of one batch may be answered
+    /// in any order, but displays are told in sequence order.
+    unpublished: BTreeMap<u64, DisplayEvent>,
+    /// The day and sequence number of the last event published.
+    published: (NaiveDate, u64),
     /// Days closed outside the regular hours (from the store).
     closures: BTreeSet<NaiveDate>,
     deps: Arc<OfficeDeps>,
@@ -147,6 +152,24 @@ impl OfficeActor {
         self.deps.clock.now()
     }
 
+    /// Publishes a committed event once every event before it in its day is published.
+    fn publish_in_order(&mut self, event: DisplayEvent) {
+        if event.day != self.published.0 {
+            self.published = (event.day, event.seq - 1);
+            self.unpublished.clear();
+        }
+        if event.seq <= self.published.1 {
+            // Already in the store when the queue was rebuilt: displays replay it from there.
+            return;
+        }
+        self.unpublished.insert(event.seq, event);
+        while let Some(next) = self.unpublished.remove(&(self.published.1 + 1)) {
+            self.published.1 = next.seq;
+            let frame = sse_frame(&next).into_boxed_slice();
+            self.displays.publish(Published { event: next, frame });
+        }
+    }
+
     /// Rebuilds the queue of `day` from its persisted events. Run under `ctx.wait`.
     fn read_queue(&mut self, day: NaiveDate) -> impl ActorFuture<Self, Output = ()> {
         let deps = self.deps.clone();
@@ -157,6 +180,9 @@ impl OfficeActor {
                 for record in &records {
                     queue.apply_at(record.seq, &record.event, record.at);
                 }
+                // What the store holds was committed: displays replay it from there.
+                act.published = (day, queue.seq);
+                act.unpublished.retain(|seq, _| *seq > queue.seq);
                 act.queue = queue;
             }
             Err(err) => tracing::error!(office.id = %act.office.id, error = %err, "reading the queue failed"),
@@ -484,9 +510,7 @@ impl Handler<Queue> for OfficeActor {
         Box::pin(async move { committed.await.unwrap_or(Err(ErrorCode::Unavailable)) }.into_actor(self).map(move |result, act, ctx| {
             match result {
                 Ok(_) => {
-                    let event = DisplayEvent::of(today, record.seq, record.at, &record.event);
-                    let frame = sse_frame(&event).into_boxed_slice();
-                    act.displays.publish(Published { event, frame });
+                    act.publish_in_order(DisplayEvent::of(today, record.seq, record.at, &record.event));
                     Ok(record)
                 }
                 Err(code) => {
@@ -651,6 +675,8 @@ impl OfficeHandle {
                 queue: OfficeQueue::new(today, PolicyParams::default()),
                 displays: actor_displays,
                 counters: BTreeMap::new(),
+                unpublished: BTreeMap::new(),
+                published: (today, 0),
                 closures: BTreeSet::new(),
                 deps,
             }

@@ -138,3 +138,41 @@ async fn sqlite_fifty_counters_ten_thousand_tickets() {
 async fn postgres_fifty_counters_ten_thousand_tickets() {
     fifty_counters_ten_thousand_tickets(Backend::Postgres).await;
 }
+
+/// Commits of one batch may be answered in any order, but displays are told in sequence order:
+/// a live display that got event N+1 before N would skip N.
+async fn displays_hear_events_in_sequence_order(backend: Backend) {
+    let db = TestDatabase::new(backend).await.expect("database");
+    let store = db.open().await.expect("store");
+    store.apply_batch(&[Write::UpsertOffice(office())]).await.expect("seed").into_iter().for_each(|r| assert!(r.is_ok()));
+    let (handle, _writer) = start(store.clone()).await;
+    handle.tickets().await.expect("started");
+    let (mut live, _) = handle.subscribe();
+    let issued =
+        join_all(
+            (0..300).map(|_| {
+                let handle = handle.clone();
+                async move {
+                    handle.queue(QueueCommand::Issue { service: ServiceKind::Interview, origin: Origin::WalkIn, priority: false }).await
+                }
+            }),
+        )
+        .await;
+    assert!(issued.iter().all(Result::is_ok));
+    let mut seqs = Vec::new();
+    while seqs.len() < 300 {
+        let published = tokio::time::timeout(std::time::Duration::from_secs(5), live.recv()).await.expect("in time").expect("event");
+        seqs.push(published.event.seq);
+    }
+    assert_eq!(seqs, (1..=300).collect::<Vec<u64>>());
+}
+
+#[actix_rt::test]
+async fn sqlite_displays_hear_events_in_sequence_order() {
+    displays_hear_events_in_sequence_order(Backend::Sqlite).await;
+}
+
+#[actix_rt::test]
+async fn postgres_displays_hear_events_in_sequence_order() {
+    displays_hear_events_in_sequence_order(Backend::Postgres).await;
+}

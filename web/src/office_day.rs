@@ -4,7 +4,8 @@
 //! Kiosks and displays are bound to one office by an enrolment link (`/enrol/{token}`) that sets
 //! an `HttpOnly` cookie; only the token's SHA-256 is stored. The display stream is Server-Sent
 //! Events whose ids are `{day}:{seq}` of the office's persisted queue events: a display that
-//! reconnects with `Last-Event-ID` gets what it missed from the store, then live events, with a
+//! reconnects with `Last-Event-ID` gets what it missed (from the office's recent events or the
+//! store), then live events in sequence order (a gap is filled from the store), with a
 //! heartbeat and a jittered `retry`, and never a name (the event type has no field for one).
 
 use std::sync::Arc;
@@ -532,13 +533,15 @@ impl Tail {
             tokio::select! {
                 biased;
                 received = self.live.recv() => match received {
-                    Ok(published) if published.event.seq > self.sent || published.event.day != self.today => {
+                    Ok(published) if published.event.seq == self.sent + 1 || published.event.day != self.today => {
                         self.sent = published.event.seq;
                         return Some((Bytes::from_owner(SharedFrame(published)), self));
                     }
-                    Ok(_) => continue,
-                    // Fell behind the buffer: catch up from the store.
-                    Err(broadcast::error::RecvError::Lagged(_)) => match self.missed().await {
+                    Ok(published) if published.event.seq <= self.sent => continue,
+                    // A gap (an event published out of order, or lost with a failed commit's
+                    // rebuild) or fell behind the buffer: catch up from the store, which has
+                    // every committed event in order.
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => match self.missed().await {
                         Ok(missed) => {
                             let Some(last) = missed.last() else { continue };
                             self.sent = last.seq;
