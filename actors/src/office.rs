@@ -300,10 +300,6 @@ struct Sweep;
 struct Queue(QueueCommand);
 
 #[derive(Message)]
-#[rtype(result = "Vec<Ticket>")]
-struct QueueSnapshot;
-
-#[derive(Message)]
 #[rtype(result = "DaySnapshot")]
 struct DayQuery;
 
@@ -523,14 +519,6 @@ impl Handler<Queue> for OfficeActor {
     }
 }
 
-impl Handler<QueueSnapshot> for OfficeActor {
-    type Result = MessageResult<QueueSnapshot>;
-
-    fn handle(&mut self, _: QueueSnapshot, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.queue.tickets().cloned().collect())
-    }
-}
-
 impl Handler<Hold> for OfficeActor {
     type Result = ResponseActFuture<Self, Result<Outcome, ErrorCode>>;
 
@@ -724,11 +712,6 @@ impl OfficeHandle {
     /// Runs a queue command; answers with the committed event.
     pub async fn queue(&self, command: QueueCommand) -> Result<QueueRecord, ErrorCode> {
         self.addr.send(Queue(command)).await.map_err(|_| ErrorCode::Unavailable)?
-    }
-
-    /// Today's tickets as the office sees them.
-    pub async fn tickets(&self) -> Result<Vec<Ticket>, ErrorCode> {
-        self.addr.send(QueueSnapshot).await.map_err(|_| ErrorCode::Unavailable)
     }
 
     /// Today's tickets and counters, for staff pages and waiting-time estimates.

@@ -115,7 +115,7 @@ async fn fifty_counters_ten_thousand_tickets(backend: Backend) {
 
     // A fresh actor on the same database sees the same day: everything served, numbering goes on.
     let (again, _writer2) = start(store.clone()).await;
-    let tickets = again.tickets().await.expect("snapshot");
+    let tickets = again.day().await.expect("snapshot").tickets;
     assert_eq!(tickets.len(), TICKETS);
     assert!(tickets.iter().all(|t| t.state == TicketState::Done));
     let next = again
@@ -146,7 +146,7 @@ async fn displays_hear_events_in_sequence_order(backend: Backend) {
     let store = db.open().await.expect("store");
     store.apply_batch(&[Write::UpsertOffice(office())]).await.expect("seed").into_iter().for_each(|r| assert!(r.is_ok()));
     let (handle, _writer) = start(store.clone()).await;
-    handle.tickets().await.expect("started");
+    handle.day().await.expect("started");
     let (mut live, _) = handle.subscribe();
     let issued =
         join_all(
