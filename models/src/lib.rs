@@ -14,6 +14,7 @@ pub mod clock;
 pub mod error;
 pub mod identity;
 pub mod ids;
+pub mod interpret;
 pub mod locale;
 pub mod office;
 pub mod queue;

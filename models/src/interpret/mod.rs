@@ -1,0 +1,8 @@
+//! The pure rules of interpreting at the counter: languages and served directions, text
+//! normalisation, and the measures the checks and the benchmark use (chrF, WER/CER). The
+//! checks themselves follow in this module tree.
+
+pub mod chrf;
+pub mod language;
+pub mod text;
+pub mod wer;
