@@ -4,5 +4,6 @@
 
 pub mod chrf;
 pub mod language;
+pub mod phrasebook;
 pub mod text;
 pub mod wer;

@@ -283,6 +283,11 @@ pub fn words(text: &str) -> Vec<String> {
     normalise(text).split(' ').filter(|w| !w.is_empty()).map(str::to_owned).collect()
 }
 
+/// The numbers of a normalised text, as digit strings in order of appearance (`2500`, `12`).
+pub(crate) fn digit_runs(normalised: &str) -> Vec<String> {
+    normalised.split(|c: char| !c.is_ascii_digit()).filter(|run| !run.is_empty()).map(str::to_owned).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,5 +325,10 @@ mod tests {
         assert_eq!(normalise("e-mail"), "e mail");
         assert_eq!(normalise("?!…"), "");
         assert_eq!(normalise("Pode\u{301}jte"), normalise("Podéjte"));
+    }
+
+    #[test]
+    fn finds_numbers() {
+        assert_eq!(digit_runs(&normalise("Do 30 dnů, 2 500 Kč, B042")), ["30", "2500", "042"]);
     }
 }
