@@ -5,5 +5,6 @@
 pub mod chrf;
 pub mod language;
 pub mod phrasebook;
+pub mod script_check;
 pub mod text;
 pub mod wer;
