@@ -297,6 +297,7 @@ async fn enrol_demo_devices(
                 office: office.id.clone(),
                 kind,
                 label: format!("demo {}", kind.as_str()),
+                actor: "demo".into(),
                 now,
             });
             lines.push(format!("{} {} {base}/enrol/{token}", office.id, kind.as_str()));

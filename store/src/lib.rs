@@ -77,6 +77,12 @@ pub trait Store: Send + Sync + 'static {
     /// The office and kind of the enrolled, unrevoked device with this token hash.
     async fn device(&self, token_hash: &str) -> Result<Option<(OfficeId, prepazka_models::office::DeviceKind)>, StoreError>;
 
+    /// Every enrolled device, revoked ones included, by office and age.
+    async fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError>;
+
+    /// The device with this token hash, revoked or not (to tell a revoked device why).
+    async fn device_record(&self, token_hash: &str) -> Result<Option<DeviceRecord>, StoreError>;
+
     /// A member of staff and their password hash, to check a sign-in.
     async fn staff(&self, username: &str) -> Result<Option<(prepazka_models::office::StaffMember, String)>, StoreError>;
 

@@ -326,27 +326,30 @@ macro_rules! shared_ops {
                 }
                 Write::Hold { hold, now, idempotency } => {
                     let mut stmts = hold_seats(hold, *now);
-                    stmts.push(audit(*now, hold.booked_by.as_str(), "hold", &hold.hold_ref, serde_json::json!({
+                    let actor = hold.assisted_by.as_deref().unwrap_or(hold.booked_by.as_str());
+                    stmts.push(audit(*now, actor, "hold", &hold.hold_ref, serde_json::json!({
                         "office": hold.office.as_str(), "service": hold.service.slug(), "seats": hold.seats.len(),
                     })));
                     stmts.extend(remember(idempotency, *now));
                     in_savepoint(item, stmts).await?;
                     Ok(Outcome::Held { seats: hold.seats.len() })
                 }
-                Write::Confirm { hold_ref, booked_by, seats, email, locale, now, message, idempotency } => {
-                    let mut stmts = vec![
-                        Stmt::new(
-                            "UPDATE bookings SET status = 'confirmed', email = $1, locale = $2, updated_at = $3 \
-                             WHERE hold_ref = $4 AND booked_by = $5 AND status = 'held' AND hold_expires_at > $3",
-                        )
-                        .arg(Arg::text(email))
-                        .arg(Arg::text(locale.code()))
-                        .arg(Arg::Int(ms(*now)))
-                        .arg(Arg::text(hold_ref))
-                        .arg(Arg::text(booked_by.as_str())),
-                        enqueue_for_hold(message, hold_ref, *now),
-                        audit(*now, booked_by.as_str(), "confirm", hold_ref, serde_json::json!({ "bookings": seats })),
-                    ];
+                Write::Confirm { hold_ref, booked_by, seats, email, locale, now, message, idempotency, assisted_by } => {
+                    let actor = assisted_by.as_deref().unwrap_or(booked_by.as_str());
+                    let mut stmts = vec![Stmt::new(
+                        "UPDATE bookings SET status = 'confirmed', email = $1, locale = $2, updated_at = $3 \
+                         WHERE hold_ref = $4 AND booked_by = $5 AND status = 'held' AND hold_expires_at > $3",
+                    )
+                    .arg(Arg::OptText(email.clone()))
+                    .arg(Arg::text(locale.code()))
+                    .arg(Arg::Int(ms(*now)))
+                    .arg(Arg::text(hold_ref))
+                    .arg(Arg::text(booked_by.as_str()))];
+                    // Without an address there is no one to write to: the person has the printout.
+                    if email.is_some() {
+                        stmts.push(enqueue_for_hold(message, hold_ref, *now));
+                    }
+                    stmts.push(audit(*now, actor, "confirm", hold_ref, serde_json::json!({ "bookings": seats })));
                     stmts.extend(remember(idempotency, *now));
                     let changes = in_savepoint(item, stmts).await?;
                     if changes.first().copied() != Some(*seats as u64) {
@@ -356,13 +359,18 @@ macro_rules! shared_ops {
                 }
                 Write::Cancel { code, actor, now, message } => {
                     let booking = active_booking(item.conn, code).await?;
-                    let stmts = vec![
-                        Stmt::new("UPDATE bookings SET status = 'cancelled', updated_at = $1 WHERE id = $2 AND status = 'confirmed'")
-                            .arg(Arg::Int(ms(*now)))
-                            .arg(Arg::Int(booking.id)),
-                        enqueue(message, Some(booking.id), *now),
-                        audit(*now, actor, "cancel", &booking.hold_ref, serde_json::json!({ "booking": booking.id })),
-                    ];
+                    let stmts = [
+                        Some(
+                            Stmt::new("UPDATE bookings SET status = 'cancelled', updated_at = $1 WHERE id = $2 AND status = 'confirmed'")
+                                .arg(Arg::Int(ms(*now)))
+                                .arg(Arg::Int(booking.id)),
+                        ),
+                        booking.email.is_some().then(|| enqueue(message, Some(booking.id), *now)),
+                        Some(audit(*now, actor, "cancel", &booking.hold_ref, serde_json::json!({ "booking": booking.id }))),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect();
                     in_savepoint(item, stmts).await?;
                     Ok(Outcome::Cancelled { booking: BookingRecord { status: BookingStatus::Cancelled, ..booking } })
                 }
@@ -373,22 +381,22 @@ macro_rules! shared_ops {
                     }
                     // Moving the row makes the trigger take the new seat, then free the old one;
                     // a full or missing slot fails the statement and nothing moves.
-                    let mut stmts = vec![
-                        Stmt::new(
-                            "UPDATE bookings SET starts_at = $1, updated_at = $2, slot_id = \
-                             (SELECT id FROM slots WHERE office_id = $3 AND service = $4 AND starts_at = $1) \
-                             WHERE id = $5 AND status = 'confirmed'",
-                        )
-                        .arg(Arg::Int(ms(*to)))
-                        .arg(Arg::Int(ms(*now)))
-                        .arg(Arg::text(booking.office.as_str()))
-                        .arg(Arg::text(booking.service.slug()))
-                        .arg(Arg::Int(booking.id)),
-                        enqueue(message, Some(booking.id), *now),
-                        audit(*now, actor, "reschedule", &booking.hold_ref, serde_json::json!({
-                            "booking": booking.id, "from": ms(booking.starts_at), "to": ms(*to),
-                        })),
-                    ];
+                    let mut stmts = vec![Stmt::new(
+                        "UPDATE bookings SET starts_at = $1, updated_at = $2, slot_id = \
+                         (SELECT id FROM slots WHERE office_id = $3 AND service = $4 AND starts_at = $1) \
+                         WHERE id = $5 AND status = 'confirmed'",
+                    )
+                    .arg(Arg::Int(ms(*to)))
+                    .arg(Arg::Int(ms(*now)))
+                    .arg(Arg::text(booking.office.as_str()))
+                    .arg(Arg::text(booking.service.slug()))
+                    .arg(Arg::Int(booking.id))];
+                    if booking.email.is_some() {
+                        stmts.push(enqueue(message, Some(booking.id), *now));
+                    }
+                    stmts.push(audit(*now, actor, "reschedule", &booking.hold_ref, serde_json::json!({
+                        "booking": booking.id, "from": ms(booking.starts_at), "to": ms(*to),
+                    })));
                     stmts.extend(remember(idempotency, *now));
                     in_savepoint(item, stmts).await?;
                     let from = booking.starts_at;
@@ -414,14 +422,34 @@ macro_rules! shared_ops {
                     in_savepoint(item, vec![expire]).await?;
                     Ok(Outcome::Expired { freed })
                 }
-                Write::EnrolDevice { token_hash, office, kind, label, now } => {
+                Write::EnrolDevice { token_hash, office, kind, label, actor, now } => {
                     let enrol = Stmt::new("INSERT INTO devices (token_hash, office_id, kind, label, created_at) VALUES ($1, $2, $3, $4, $5)")
                         .arg(Arg::text(token_hash))
                         .arg(Arg::text(office.as_str()))
                         .arg(Arg::text(kind.as_str()))
                         .arg(Arg::text(label))
                         .arg(Arg::Int(ms(*now)));
-                    in_savepoint(item, vec![enrol]).await?;
+                    // The audit names the device by the start of its token's hash, never the token.
+                    let audit = audit(*now, actor, "enrol_device", office.as_str(), serde_json::json!({
+                        "device": &token_hash[..token_hash.len().min(12)], "kind": kind.as_str(),
+                    }));
+                    in_savepoint(item, vec![enrol, audit]).await?;
+                    Ok(Outcome::Done)
+                }
+                Write::RevokeDevice { token_hash, actor, now } => {
+                    let office: Option<String> = sqlx::query_scalar("SELECT office_id FROM devices WHERE token_hash = $1 AND revoked_at IS NULL")
+                        .bind(token_hash)
+                        .fetch_optional(&mut *item.conn)
+                        .await?;
+                    let office = office.ok_or(ItemError::Rule(ErrorCode::NotFound))?;
+                    let revoke = Stmt::new("UPDATE devices SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
+                        .arg(Arg::Int(ms(*now)))
+                        .arg(Arg::text(token_hash));
+                    let audit = audit(*now, actor, "revoke_device", &office, serde_json::json!({ "device": &token_hash[..token_hash.len().min(12)] }));
+                    let changes = in_savepoint(item, vec![revoke, audit]).await?;
+                    if changes.first().copied() != Some(1) {
+                        return Err(ItemError::Rule(ErrorCode::NotFound));
+                    }
                     Ok(Outcome::Done)
                 }
                 Write::UpsertStaff { member, password_hash, now } => {
@@ -849,6 +877,32 @@ macro_rules! shared_ops {
             .transpose()
         }
 
+        fn device_record(row: &DbRow) -> Result<crate::DeviceRecord, StoreError> {
+            Ok(crate::DeviceRecord {
+                token_hash: row.try_get("token_hash")?,
+                office: OfficeId::parse(&row.try_get::<String, _>("office_id")?).map_err(|_| corrupt("office id"))?,
+                kind: prepazka_models::office::DeviceKind::parse(&row.try_get::<String, _>("kind")?).ok_or_else(|| corrupt("device kind"))?,
+                label: row.try_get("label")?,
+                created_at: from_ms(row.try_get("created_at")?)?,
+                revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(from_ms).transpose()?,
+            })
+        }
+
+        pub(crate) async fn devices(pool: &Pool) -> Result<Vec<crate::DeviceRecord>, StoreError> {
+            let rows = sqlx::query("SELECT token_hash, office_id, kind, label, created_at, revoked_at FROM devices ORDER BY office_id, created_at, token_hash")
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(device_record).collect()
+        }
+
+        pub(crate) async fn device_record_of(pool: &Pool, token_hash: &str) -> Result<Option<crate::DeviceRecord>, StoreError> {
+            let row = sqlx::query("SELECT token_hash, office_id, kind, label, created_at, revoked_at FROM devices WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(device_record).transpose()
+        }
+
         fn staff_member(row: &DbRow) -> Result<prepazka_models::office::StaffMember, StoreError> {
             let office = row.try_get::<Option<String>, _>("office_id")?.map(|o| OfficeId::parse(&o).map_err(|_| corrupt("office id"))).transpose()?;
             Ok(prepazka_models::office::StaffMember {
@@ -1068,6 +1122,14 @@ macro_rules! store_impl {
                 token_hash: &str,
             ) -> Result<Option<(prepazka_models::ids::OfficeId, prepazka_models::office::DeviceKind)>, crate::StoreError> {
                 shared::device(&self.readers, token_hash).await
+            }
+
+            async fn devices(&self) -> Result<Vec<crate::DeviceRecord>, crate::StoreError> {
+                shared::devices(&self.readers).await
+            }
+
+            async fn device_record(&self, token_hash: &str) -> Result<Option<crate::DeviceRecord>, crate::StoreError> {
+                shared::device_record_of(&self.readers, token_hash).await
             }
 
             async fn staff(&self, username: &str) -> Result<Option<(prepazka_models::office::StaffMember, String)>, crate::StoreError> {

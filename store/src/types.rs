@@ -46,6 +46,9 @@ pub struct NewHold {
     pub booked_by: PersonKey,
     pub expires_at: DateTime<Utc>,
     pub seats: Vec<NewSeat>,
+    /// The member of staff (username) who holds for the person at the desk or on the phone;
+    /// the audit row names them as the actor. `None` when the person books themselves.
+    pub assisted_by: Option<String>,
 }
 
 /// A notification to deliver, written with what caused it.
@@ -76,11 +79,15 @@ pub enum Write {
         booked_by: PersonKey,
         /// How many bookings the hold has; all of them are confirmed or none.
         seats: usize,
-        email: String,
+        /// `None` for a person without e-mail (assisted booking, printed confirmation): then
+        /// no confirmation message is queued, nor later reschedule or cancel messages.
+        email: Option<String>,
         locale: Locale,
         now: DateTime<Utc>,
         message: NewOutboxMessage,
         idempotency: Option<IdempotencyRecord>,
+        /// The member of staff who confirms for the person; audited as the actor.
+        assisted_by: Option<String>,
     },
     Cancel {
         code: BookingCode,
@@ -105,12 +112,21 @@ pub enum Write {
     PurgeIdempotency {
         before: DateTime<Utc>,
     },
-    /// Binds a device (kiosk, display) to an office under the SHA-256 of its enrolment token.
+    /// Binds a device (kiosk, display) to an office under the SHA-256 of its enrolment token;
+    /// audited under `actor` (an administrator's username, `cli` or `demo`).
     EnrolDevice {
         token_hash: String,
         office: OfficeId,
         kind: DeviceKind,
         label: String,
+        actor: String,
+        now: DateTime<Utc>,
+    },
+    /// Revokes an enrolled device: its token stops working at once (refused as revoked).
+    /// Refused with `NotFound` when no unrevoked device has this token hash.
+    RevokeDevice {
+        token_hash: String,
+        actor: String,
         now: DateTime<Utc>,
     },
     /// Creates or replaces a member of staff (password already hashed).
@@ -268,6 +284,17 @@ pub struct BookingCounts {
     pub expired: i64,
     pub outbox: i64,
     pub audit: i64,
+}
+
+/// An enrolled device as the administrator's page lists it (the token itself is never stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRecord {
+    pub token_hash: String,
+    pub office: OfficeId,
+    pub kind: DeviceKind,
+    pub label: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// A live staff session.

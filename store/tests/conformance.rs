@@ -39,6 +39,8 @@ on_both_backends!(
     closing_a_day_cancels_its_bookings_with_notices_in_one_step,
     capacity_changes_never_go_below_seats_taken,
     counters_round_trip,
+    assisted_writes_are_audited_under_the_officer_and_need_no_email,
+    devices_are_listed_and_revoked_once,
 );
 
 fn at(h: u32, m: u32) -> DateTime<Utc> {
@@ -106,6 +108,7 @@ fn hold(reference: &str, by: u32, seats: &[(u32, u32, DateTime<Utc>)], service: 
                     fee_czk: None,
                 })
                 .collect(),
+            assisted_by: None,
         },
         now: now(),
         idempotency: None,
@@ -125,11 +128,12 @@ fn confirm_seats(reference: &str, by: u32, when: DateTime<Utc>, seats: usize) ->
         hold_ref: reference.into(),
         booked_by: person(by),
         seats,
-        email: "olena@example.cz".into(),
+        email: Some("olena@example.cz".into()),
         locale: Locale::Uk,
         now: when,
         message: message("booking_confirmed"),
         idempotency: None,
+        assisted_by: None,
     }
 }
 
@@ -536,4 +540,78 @@ async fn counters_round_trip(backend: Backend) {
     assert_eq!(f.store.counters(&office_id()).await.expect("counters"), vec![closed.clone()]);
     let out_of_range = Counter { number: 100, ..closed };
     assert!(apply(&f.store, vec![save(&out_of_range)]).await[0].is_err(), "the database refuses counter 100");
+}
+
+/// An officer holds and confirms for a person without e-mail: the audit names the officer, no
+/// message is queued (nor for the later reschedule and cancel), and the person's cap still holds.
+async fn assisted_writes_are_audited_under_the_officer_and_need_no_email(backend: Backend) {
+    let f = fixture(backend, 2).await;
+    let mut write = hold("h1", 1, &[(1, 1, at(7, 0))], ServiceKind::Interview);
+    if let Write::Hold { hold, .. } = &mut write {
+        hold.assisted_by = Some("officer-1".into());
+    }
+    assert!(matches!(apply(&f.store, vec![write]).await[0], Ok(Outcome::Held { seats: 1 })));
+    let mut write = confirm("h1", 1, now() + Duration::minutes(1));
+    if let Write::Confirm { email, assisted_by, .. } = &mut write {
+        *email = None;
+        *assisted_by = Some("officer-1".into());
+    }
+    assert_eq!(apply(&f.store, vec![write]).await[0], Ok(Outcome::Confirmed { count: 1 }));
+    let stored = f.store.booking_by_code(&code(1)).await.expect("read").expect("booking");
+    assert_eq!((stored.status, stored.email.as_deref()), (BookingStatus::Confirmed, None));
+    // The same person cannot hold the same service again, whoever asks.
+    let twice = apply(&f.store, vec![hold("h2", 1, &[(1, 2, at(7, 30))], ServiceKind::Interview)]).await;
+    assert_eq!(twice[0], Err(ErrorCode::PersonCapReached));
+    let moved = Write::Reschedule {
+        code: code(1),
+        to: at(7, 30),
+        actor: "officer-1".into(),
+        now: now() + Duration::minutes(2),
+        message: message("booking_rescheduled"),
+        idempotency: None,
+    };
+    let cancelled = Write::Cancel {
+        code: code(1),
+        actor: "officer-1".into(),
+        now: now() + Duration::minutes(3),
+        message: message("booking_cancelled"),
+    };
+    let results = apply(&f.store, vec![moved, cancelled]).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert!(f.store.outbox().await.expect("outbox").is_empty(), "no address, no messages");
+    let audit = f.store.audit_for("h1").await.expect("audit");
+    let rows: Vec<(&str, &str)> = audit.iter().map(|a| (a.action.as_str(), a.actor.as_str())).collect();
+    assert_eq!(rows, [("hold", "officer-1"), ("confirm", "officer-1"), ("reschedule", "officer-1"), ("cancel", "officer-1")]);
+    assert_eq!(taken(&f.store, ServiceKind::Interview, at(7, 30)).await, 0);
+}
+
+/// Devices: enrolled under their token's hash (audited without it), listed, revoked once.
+async fn devices_are_listed_and_revoked_once(backend: Backend) {
+    use prepazka_models::office::DeviceKind;
+    let f = fixture(backend, 1).await;
+    let hash = "ab".repeat(32);
+    let enrol = Write::EnrolDevice {
+        token_hash: hash.clone(),
+        office: office_id(),
+        kind: DeviceKind::Display,
+        label: "Hall TV".into(),
+        actor: "administrator".into(),
+        now: now(),
+    };
+    assert_eq!(apply(&f.store, vec![enrol]).await[0], Ok(Outcome::Done));
+    let listed = f.store.devices().await.expect("devices");
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].kind, listed[0].label.as_str(), listed[0].revoked_at), (DeviceKind::Display, "Hall TV", None));
+    assert_eq!(f.store.device(&hash).await.expect("read"), Some((office_id(), DeviceKind::Display)));
+    let revoke = || Write::RevokeDevice { token_hash: hash.clone(), actor: "administrator".into(), now: now() + Duration::minutes(1) };
+    let results = apply(&f.store, vec![revoke(), revoke()]).await;
+    assert_eq!(results, [Ok(Outcome::Done), Err(ErrorCode::NotFound)]);
+    let record = f.store.device_record(&hash).await.expect("read").expect("still listed");
+    assert_eq!(record.revoked_at, Some(now() + Duration::minutes(1)));
+    assert_eq!(f.store.device(&hash).await.expect("read"), None, "a revoked device is not enrolled");
+    let unknown = Write::RevokeDevice { token_hash: "cd".repeat(32), actor: "administrator".into(), now: now() };
+    assert_eq!(apply(&f.store, vec![unknown]).await[0], Err(ErrorCode::NotFound));
+    let audit = f.store.audit_for(office_id().as_str()).await.expect("audit");
+    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(actions, ["enrol_device", "revoke_device"]);
 }

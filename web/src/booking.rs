@@ -151,6 +151,23 @@ impl AppState {
         arrangement: HouseholdArrangement,
         idempotency: Option<&IdempotencyContext>,
     ) -> Result<HoldView, ErrorCode> {
+        self.hold_for(who, office_id, service, start, members, arrangement, idempotency, None).await
+    }
+
+    /// [`AppState::hold`], done by a member of staff (`assisted_by`, a username) for the person
+    /// at the desk or on the phone: the same rules and caps, audited under the officer.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn hold_for(
+        &self,
+        who: &Verified,
+        office_id: &OfficeId,
+        service: ServiceKind,
+        start: DateTime<Utc>,
+        members: &[usize],
+        arrangement: HouseholdArrangement,
+        idempotency: Option<&IdempotencyContext>,
+        assisted_by: Option<&str>,
+    ) -> Result<HoldView, ErrorCode> {
         let handle = self.directory.get(office_id).ok_or(ErrorCode::OfficeNotFound)?;
         let office = handle.office();
         let now = self.clock.now();
@@ -207,8 +224,15 @@ impl AppState {
             expires_at,
             seats: seats.iter().map(|s| HeldSeatView { starts_at: s.starts_at, fee_czk: s.fee_czk }).collect(),
         };
-        let hold =
-            NewHold { hold_ref: view.hold_id.clone(), office: office_id.clone(), service, booked_by: who.key.clone(), expires_at, seats };
+        let hold = NewHold {
+            hold_ref: view.hold_id.clone(),
+            office: office_id.clone(),
+            service,
+            booked_by: who.key.clone(),
+            expires_at,
+            seats,
+            assisted_by: assisted_by.map(str::to_owned),
+        };
         let idempotency = idempotency.map(|ctx| ctx.record(201, &view));
         handle.hold(prepazka_actors::office::HoldRequest { hold, biometrics_office: head.biometrics_office.clone(), idempotency }).await?;
         Ok(view)
@@ -221,6 +245,20 @@ impl AppState {
         email: &prepazka_models::identity::Email,
         locale: Locale,
         idempotency: Option<&IdempotencyContext>,
+    ) -> Result<ConfirmedView, ErrorCode> {
+        self.confirm_for(who, hold_id, Some(email), locale, idempotency, None).await
+    }
+
+    /// [`AppState::confirm`], done by a member of staff for the person; the e-mail address is
+    /// optional (without one, no message is queued: the person takes a printed confirmation).
+    pub async fn confirm_for(
+        &self,
+        who: &Verified,
+        hold_id: &str,
+        email: Option<&prepazka_models::identity::Email>,
+        locale: Locale,
+        idempotency: Option<&IdempotencyContext>,
+        assisted_by: Option<&str>,
     ) -> Result<ConfirmedView, ErrorCode> {
         if hold_id.len() != 32 || !hold_id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(ErrorCode::HoldNotFound);
@@ -236,7 +274,7 @@ impl AppState {
             .iter()
             .map(|b| BookingRecord {
                 status: BookingStatus::Confirmed,
-                email: Some(email.as_str().to_owned()),
+                email: email.map(|e| e.as_str().to_owned()),
                 locale: Some(locale),
                 ..b.clone()
             })
@@ -251,11 +289,12 @@ impl AppState {
             hold_ref: hold_id.to_owned(),
             booked_by: who.key.clone(),
             seats: held.len(),
-            email: email.as_str().to_owned(),
+            email: email.map(|e| e.as_str().to_owned()),
             locale,
             now,
             message,
             idempotency: idempotency.map(|ctx| ctx.record(201, &view)),
+            assisted_by: assisted_by.map(str::to_owned),
         };
         match handle.commit(write).await? {
             Outcome::Confirmed { .. } => Ok(view),
@@ -299,11 +338,17 @@ impl AppState {
     }
 
     pub async fn cancel(&self, booking: &BookingRecord) -> Result<BookingView, ErrorCode> {
+        self.cancel_for(booking, None).await
+    }
+
+    /// Cancels a booking; `assisted_by` names the member of staff who does it for the person
+    /// (the audit's actor), `None` when the person does it.
+    pub async fn cancel_for(&self, booking: &BookingRecord, assisted_by: Option<&str>) -> Result<BookingView, ErrorCode> {
         let handle = self.directory.get(&booking.office).ok_or(ErrorCode::OfficeNotFound)?;
         let locale = booking.locale.unwrap_or(Locale::Cs);
         let write = Write::Cancel {
             code: booking.code.clone(),
-            actor: booking.person.as_str().to_owned(),
+            actor: assisted_by.unwrap_or(booking.person.as_str()).to_owned(),
             now: self.clock.now(),
             message: NewOutboxMessage { kind: "booking_cancelled".into(), locale, payload: serde_json::json!({ "booking": booking.id }) },
         };
@@ -319,6 +364,18 @@ impl AppState {
         to: DateTime<Utc>,
         idempotency: Option<&IdempotencyContext>,
     ) -> Result<BookingView, ErrorCode> {
+        self.reschedule_for(booking, to, idempotency, None).await
+    }
+
+    /// Moves a booking to another slot of its office and service; `assisted_by` as in
+    /// [`AppState::cancel_for`].
+    pub async fn reschedule_for(
+        &self,
+        booking: &BookingRecord,
+        to: DateTime<Utc>,
+        idempotency: Option<&IdempotencyContext>,
+        assisted_by: Option<&str>,
+    ) -> Result<BookingView, ErrorCode> {
         if booking.status != BookingStatus::Confirmed {
             return Err(ErrorCode::BookingNotActive);
         }
@@ -328,7 +385,7 @@ impl AppState {
         let write = Write::Reschedule {
             code: booking.code.clone(),
             to,
-            actor: booking.person.as_str().to_owned(),
+            actor: assisted_by.unwrap_or(booking.person.as_str()).to_owned(),
             now: self.clock.now(),
             message: NewOutboxMessage { kind: "booking_rescheduled".into(), locale, payload: serde_json::json!({ "booking": booking.id }) },
             idempotency: idempotency.map(|ctx| ctx.record(200, &view)),
