@@ -286,3 +286,21 @@ join-note = Vyberte službu. Pořadový lístek dostanete do tohoto telefonu a m
 display-join = Vezměte si pořadový lístek do telefonu
 display-speak = Hlasové vyvolávání
 display-say = Číslo { $ticket }, přepážka { $counter }
+
+# Assisted booking: an officer books for a person without internet
+assist-link = Objednat klienta bez internetu
+assist-title = Objednání klienta
+assist-intro = Pro osobu bez internetu, u přepážky nebo po telefonu. Platí stejná pravidla a limity jako online a rezervace se zaznamená jako provedená vámi.
+assist-new = Nová rezervace
+assist-existing = Existující rezervace
+assist-back = Zpět k objednání klienta
+assist-identity-title = Totožnost klienta
+assist-identity-note = Údaje přečtěte z průkazu o pobytu nebo cestovního dokladu klienta; po telefonu se zeptejte na registrační číslo a PIN.
+assist-verified = Totožnost ověřena v evidenci cizinců.
+assist-email = E-mail pro potvrzení (nepovinné)
+assist-email-note = Bez e-mailové adresy se žádná zpráva neposílá: vytiskněte klientovi potvrzení nebo mu přečtěte kód rezervace.
+assist-book-submit = Objednat a potvrdit
+assist-booked-title = Termín je rezervován
+assist-email-sent = Potvrzení je na cestě na e-mail klienta.
+assist-print-note = Bez e-mailové adresy: vytiskněte klientovi toto potvrzení.
+assist-print = Vytisknout potvrzení

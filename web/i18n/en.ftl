@@ -286,3 +286,21 @@ join-note = Choose your service. You will get a ticket on this phone and can wai
 display-join = Take a ticket on your phone
 display-speak = Spoken calls
 display-say = Ticket { $ticket }, counter { $counter }
+
+# Assisted booking: an officer books for a person without internet
+assist-link = Book for a client without internet
+assist-title = Booking for a client
+assist-intro = For a person without internet, at the desk or on the phone. The same rules and limits apply as online, and the booking is recorded as made by you.
+assist-new = New booking
+assist-existing = Existing booking
+assist-back = Back to booking for a client
+assist-identity-title = The client's identity
+assist-identity-note = Read the details from the client's residence card or travel document; on the phone, ask for the registration number and PIN.
+assist-verified = Identity verified against the foreigners' registry.
+assist-email = E-mail for the confirmation (optional)
+assist-email-note = Without an e-mail address no message is sent: print the confirmation for the client or read them the booking code.
+assist-book-submit = Book and confirm
+assist-booked-title = The appointment is booked
+assist-email-sent = A confirmation is on its way to the client's e-mail.
+assist-print-note = No e-mail address: print this confirmation for the client.
+assist-print = Print the confirmation

@@ -286,3 +286,21 @@ join-note = Vui lòng chọn dịch vụ. Quý vị sẽ nhận số thứ tự 
 display-join = Lấy số thứ tự trên điện thoại
 display-speak = Gọi số bằng giọng nói
 display-say = Số { $ticket }, quầy { $counter }
+
+# Assisted booking: an officer books for a person without internet
+assist-link = Đặt lịch cho khách không có internet
+assist-title = Đặt lịch cho khách
+assist-intro = Dành cho người không có internet, tại quầy hoặc qua điện thoại. Áp dụng cùng quy định và giới hạn như khi đặt trực tuyến, và lịch hẹn được ghi nhận là do bạn thực hiện.
+assist-new = Đặt lịch mới
+assist-existing = Lịch hẹn đã có
+assist-back = Quay lại đặt lịch cho khách
+assist-identity-title = Danh tính của khách
+assist-identity-note = Đọc thông tin từ thẻ cư trú hoặc giấy tờ đi lại của khách; qua điện thoại, hãy hỏi số đăng ký và mã PIN.
+assist-verified = Danh tính đã được xác minh trong sổ đăng ký người nước ngoài.
+assist-email = E-mail để nhận xác nhận (không bắt buộc)
+assist-email-note = Không có địa chỉ e-mail thì không gửi thông báo: hãy in xác nhận cho khách hoặc đọc cho khách mã đặt lịch.
+assist-book-submit = Đặt lịch và xác nhận
+assist-booked-title = Lịch hẹn đã được đặt
+assist-email-sent = Thư xác nhận đang được gửi đến e-mail của khách.
+assist-print-note = Không có địa chỉ e-mail: hãy in xác nhận này cho khách.
+assist-print = In xác nhận

@@ -9,6 +9,7 @@
 //! Deliberately absent: SQL and `Addr<_>` of any actor.
 
 pub mod api;
+pub mod assist;
 pub mod booking;
 pub mod error;
 pub mod html;
@@ -142,6 +143,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(api::routes)
         .configure(office_day::routes)
         .configure(staff::routes)
+        .configure(assist::routes)
         .configure(supervisor::routes)
         .configure(pages::routes);
 }

@@ -73,7 +73,7 @@ fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, location.to_owned())).finish()
 }
 
-fn fresh_key() -> String {
+pub(crate) fn fresh_key() -> String {
     format!("{:032x}", rand::thread_rng().gen::<u128>())
 }
 
@@ -435,7 +435,7 @@ pub(crate) fn qr_svg(payload: &str) -> String {
     }
 }
 
-fn booking_card(locale: Locale, b: &BookingView) -> String {
+pub(crate) fn booking_card(locale: Locale, b: &BookingView) -> String {
     let documents: String = b.documents.iter().map(|d| format!("<li>{}</li>", t(locale, d))).collect();
     let fee = b
         .fee_czk

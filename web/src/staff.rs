@@ -152,7 +152,11 @@ async fn logout(
 }
 
 /// The office of a member of staff who may work counters.
-fn counter_office<'s>(state: &'s AppState, session: &StaffSession, locale: Locale) -> Result<&'s prepazka_actors::OfficeHandle, ApiError> {
+pub(crate) fn counter_office<'s>(
+    state: &'s AppState,
+    session: &StaffSession,
+    locale: Locale,
+) -> Result<&'s prepazka_actors::OfficeHandle, ApiError> {
     if !session.member.role.works_counters() {
         return Err(ApiError::page(ErrorCode::RoleNotAllowed, locale));
     }
@@ -285,7 +289,7 @@ async fn counter(
 <label for="counter">{counter_label}</label><input id="counter" name="counter" type="number" min="1" max="99" value="{number}">
 <fieldset><legend>{services_label}</legend>{services}</fieldset><button type="submit">{call}</button></form>
 <h2>{waiting_label}</h2><table class="list"><tbody>{waiting}</tbody></table>
-<h2>{appointments_label}</h2>{appointments}
+<h2>{appointments_label}</h2>{appointments}{assist}
 <form method="post" action="/staff/logout"><input type="hidden" name="csrf" value="{csrf}"><button type="submit">{logout}</button></form>"#,
         office = esc(&office.name),
         user = esc(&session.member.username),
@@ -296,6 +300,7 @@ async fn counter(
         waiting_label = t(locale, "counter-queue"),
         appointments_label = t(locale, "counter-appointments"),
         logout = t(locale, "staff-logout"),
+        assist = crate::assist::link(locale),
     );
     Ok(html(&req, locale, &format!("{} {number}", catalog().t(locale, "counter-title")), &body))
 }
