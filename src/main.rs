@@ -35,6 +35,8 @@ commands:
   serve     start the server
   migrate   apply database migrations and exit
   backup    --to FILE: write a consistent copy of the live SQLite database
+  enrol     --office ID --kind kiosk|display --label TEXT [--base-url URL]:
+            enrol a kiosk or display; prints its token and enrolment link (shown only once)
 options:
   --config FILE        TOML configuration (environment PREPAZKA_* overrides it)
   --listen ADDR        e.g. 127.0.0.1:8080 (port 0 picks a free port)
@@ -53,6 +55,7 @@ struct Args {
     to: Option<PathBuf>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    device: DeviceArgs,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -68,6 +71,7 @@ fn parse_args() -> Result<Args, String> {
         to: None,
         tls_cert: None,
         tls_key: None,
+        device: DeviceArgs::default(),
     };
     while let Some(flag) = raw.next() {
         let mut value = || raw.next().ok_or(format!("{flag} needs a value"));
@@ -80,6 +84,10 @@ fn parse_args() -> Result<Args, String> {
             "--to" => args.to = Some(value()?.into()),
             "--tls-cert" => args.tls_cert = Some(value()?.into()),
             "--tls-key" => args.tls_key = Some(value()?.into()),
+            "--office" => args.device.office = Some(value()?),
+            "--kind" => args.device.kind = Some(value()?),
+            "--label" => args.device.label = Some(value()?),
+            "--base-url" => args.device.base_url = Some(value()?),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -135,6 +143,7 @@ fn main() -> ExitCode {
             "serve" | "demo" => serve(config, demo).await,
             "migrate" => prepazka_store::connect(&config.database_url).await.map(|_| ()).map_err(|e| e.to_string()),
             "backup" => backup(&config, args.to).await,
+            "enrol" => enrol(&config, args.device).await,
             other => Err(format!("unknown command {other}\n{USAGE}")),
         }
     });
@@ -317,7 +326,7 @@ async fn enrol_demo_devices(
     ))
 }
 
-/// Demo officers for two offices, with fresh random passwords at every demo start, written to
+/// Demo officers and supervisors for two offices and one administrator, with fresh random passwords at every demo start, written to
 /// `staff.txt` beside the secret; never hard-coded in the binary.
 async fn create_demo_staff(store: &prepazka_store::SharedStore, secret_file: &std::path::Path) -> Result<String, String> {
     use prepazka_models::ids::OfficeId;
@@ -335,6 +344,12 @@ async fn create_demo_staff(store: &prepazka_store::SharedStore, secret_file: &st
             lines.push(format!("{username} {password}"));
         }
     }
+    // One administrator for all offices: enrols and revokes kiosks and displays.
+    let password = prepazka_web::office_day::new_token()[..16].to_owned();
+    let password_hash = prepazka_web::staff::hash_password(&password).map_err(|e| e.to_string())?;
+    let member = StaffMember { username: "administrator".into(), office: None, role: StaffRole::Administrator };
+    writes.push(Write::UpsertStaff { member, password_hash, now });
+    lines.push(format!("administrator {password}"));
     let results = store.apply_batch(&writes).await.map_err(|e| e.to_string())?;
     if let Some(Err(code)) = results.into_iter().find(Result::is_err) {
         return Err(format!("creating demo staff: {code}"));
@@ -342,6 +357,52 @@ async fn create_demo_staff(store: &prepazka_store::SharedStore, secret_file: &st
     let file = secret_file.with_file_name("staff.txt");
     std::fs::write(&file, lines.join("\n") + "\n").map_err(|e| format!("writing {}: {e}", file.display()))?;
     Ok(format!("Demo staff (sign in at /staff/login; also in {}):\n  {}", file.display(), lines.join("\n  ")))
+}
+
+/// What `enrol` is told about the device.
+#[derive(Default)]
+struct DeviceArgs {
+    office: Option<String>,
+    kind: Option<String>,
+    label: Option<String>,
+    base_url: Option<String>,
+}
+
+/// Enrols one kiosk or display for operators without the administrator's page: stores the
+/// SHA-256 of a fresh token (audited under `cli`) and prints the token and its enrolment link,
+/// the only time they are shown.
+async fn enrol(config: &Config, device: DeviceArgs) -> Result<(), String> {
+    use prepazka_models::ids::OfficeId;
+    use prepazka_models::office::DeviceKind;
+    use prepazka_web::office_day::{new_token, token_hash};
+    let office = OfficeId::parse(&device.office.ok_or("enrol needs --office ID")?).map_err(|_| "--office: not an office id")?;
+    let kind = DeviceKind::parse(&device.kind.ok_or("enrol needs --kind kiosk|display")?).ok_or("--kind must be kiosk or display")?;
+    let label = prepazka_web::admin::parse_label(&device.label.ok_or("enrol needs --label TEXT")?)
+        .map_err(|_| format!("--label must have 1 to {} characters", prepazka_web::admin::LABEL_MAX))?;
+    let store = prepazka_store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
+    if !store.offices().await.map_err(|e| e.to_string())?.iter().any(|o| o.id == office) {
+        store.close().await;
+        return Err(format!("no office {office} in the database"));
+    }
+    let token = new_token();
+    let write = Write::EnrolDevice {
+        token_hash: token_hash(&token),
+        office: office.clone(),
+        kind,
+        label,
+        actor: "cli".into(),
+        now: chrono::Utc::now(),
+    };
+    let results = store.apply_batch(&[write]).await.map_err(|e| e.to_string());
+    store.close().await;
+    if let Some(Err(code)) = results?.into_iter().next() {
+        return Err(format!("enrolling the device: {code}"));
+    }
+    let base = device.base_url.unwrap_or_default();
+    println!("enrolled a {} for {office}; the token is shown only now:", kind.as_str());
+    println!("{token}");
+    println!("enrolment link: {}/enrol/{token}", base.trim_end_matches('/'));
+    Ok(())
 }
 
 async fn backup(config: &Config, to: Option<PathBuf>) -> Result<(), String> {

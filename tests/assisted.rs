@@ -296,6 +296,16 @@ async fn assist_pages_refuse_bad_requests(backend: Backend) {
     let (status, _) = post(&c, &server, &staff.cookie, "/counter/assist/cancel", &find, "en").await;
     assert_eq!(status, 422);
 
+    // The administrator has no counter, so no assisted booking either.
+    let admin = c
+        .post(format!("{}/staff/login", server.url))
+        .send_form(&[("username", "administrator"), ("password", &staff_password(&server, "administrator"))])
+        .await
+        .expect("login");
+    let admin_cookie =
+        admin.headers().get("set-cookie").and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).expect("cookie").to_owned();
+    assert_eq!(page(&c, &server, &admin_cookie, "/counter/assist").await.0, 403);
+
     // Malformed input gets its own 4xx.
     let cases: [(&str, u16); 4] = [
         ("/counter/assist/slots?service=tea", 400),

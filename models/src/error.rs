@@ -83,6 +83,7 @@ error_codes! {
     TooLate => "too_late",
     AlreadyCheckedIn => "already_checked_in",
     WrongDevice => "wrong_device",
+    DeviceRevoked => "device_revoked",
     TooManyRequests => "too_many_requests",
     Unavailable => "unavailable",
     Internal => "internal",

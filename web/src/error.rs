@@ -90,7 +90,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | InvalidService
         | IdempotencyKeyMissing => StatusCode::BAD_REQUEST,
         IdentityNotVerified | IdentityExpired | DeviceNotEnrolled | SignInFailed | NotSignedIn => StatusCode::UNAUTHORIZED,
-        IdentityMismatch | WrongDevice | FormExpired | RoleNotAllowed => StatusCode::FORBIDDEN,
+        IdentityMismatch | WrongDevice | DeviceRevoked | FormExpired | RoleNotAllowed => StatusCode::FORBIDDEN,
         NotFound | OfficeNotFound | HoldNotFound | BookingNotFound | TicketNotFound => StatusCode::NOT_FOUND,
         SlotTaken
         | PersonCapReached

@@ -8,6 +8,7 @@
 //!
 //! Deliberately absent: SQL and `Addr<_>` of any actor.
 
+pub mod admin;
 pub mod api;
 pub mod assist;
 pub mod booking;
@@ -60,6 +61,8 @@ pub struct AppState {
     /// Tickets taken from the phone (entrance QR code) per client.
     pub join_budget: limits::Limiter,
     pub http: ops::HttpMetrics,
+    /// When each enrolled device was last seen (in memory, for the administrator's page).
+    pub devices_seen: admin::DevicesSeen,
     pub hold_minutes: i64,
     pub secure_cookies: bool,
 }
@@ -95,6 +98,7 @@ impl AppState {
             verify_budget: limits::Limiter::new(settings.verify_per_minute, Duration::from_secs(60)),
             join_budget: limits::Limiter::new(office_day::JOIN_PER_CLIENT, Duration::from_secs(15 * 60)),
             http: ops::HttpMetrics::default(),
+            devices_seen: admin::DevicesSeen::default(),
             hold_minutes: settings.hold_minutes,
             secure_cookies: settings.secure_cookies,
         }
@@ -144,6 +148,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(office_day::routes)
         .configure(staff::routes)
         .configure(assist::routes)
+        .configure(admin::routes)
         .configure(supervisor::routes)
         .configure(pages::routes);
 }

@@ -84,16 +84,27 @@ async fn device_office<'s>(
     let fail = |code| ApiError::page(code, locale);
     let token =
         req.cookie(DEVICE_COOKIE).map(|c| c.value().to_owned()).filter(|t| well_formed(t)).ok_or(fail(ErrorCode::DeviceNotEnrolled))?;
-    let (office, enrolled_as) = state
+    let device = enrolled(state, &token, locale).await?;
+    if device.kind != kind {
+        return Err(fail(ErrorCode::WrongDevice));
+    }
+    state.devices_seen.saw(&device.token_hash, state.clock.now());
+    state.directory.get(&device.office).ok_or(fail(ErrorCode::OfficeNotFound))
+}
+
+/// The device enrolled under `token`; a revoked one is told so.
+async fn enrolled(state: &AppState, token: &str, locale: Locale) -> Result<prepazka_store::DeviceRecord, ApiError> {
+    let fail = |code| ApiError::page(code, locale);
+    let device = state
         .store
-        .device(&token_hash(&token))
+        .device_record(&token_hash(token))
         .await
         .map_err(|_| fail(ErrorCode::Unavailable))?
         .ok_or(fail(ErrorCode::DeviceNotEnrolled))?;
-    if enrolled_as != kind {
-        return Err(fail(ErrorCode::WrongDevice));
+    if device.revoked_at.is_some() {
+        return Err(fail(ErrorCode::DeviceRevoked));
     }
-    state.directory.get(&office).ok_or(fail(ErrorCode::OfficeNotFound))
+    Ok(device)
 }
 
 async fn enrol(state: web::Data<AppState>, Lang(locale): Lang, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
@@ -101,12 +112,7 @@ async fn enrol(state: web::Data<AppState>, Lang(locale): Lang, path: web::Path<S
     if !well_formed(&token) {
         return Err(ApiError::page(ErrorCode::DeviceNotEnrolled, locale));
     }
-    let (_, kind) = state
-        .store
-        .device(&token_hash(&token))
-        .await
-        .map_err(|_| ApiError::page(ErrorCode::Unavailable, locale))?
-        .ok_or(ApiError::page(ErrorCode::DeviceNotEnrolled, locale))?;
+    let kind = enrolled(&state, &token, locale).await?.kind;
     let cookie = Cookie::build(DEVICE_COOKIE, token)
         .path("/")
         .http_only(true)

@@ -126,7 +126,11 @@ async fn login(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang,
         .same_site(SameSite::Strict)
         .max_age(actix_web::cookie::time::Duration::hours(SESSION_HOURS))
         .finish();
-    let home = if member.role.supervises() { "/supervisor" } else { "/counter" };
+    let home = match member.role {
+        prepazka_models::office::StaffRole::Administrator => "/admin/devices",
+        role if role.supervises() => "/supervisor",
+        _ => "/counter",
+    };
     Ok(HttpResponse::SeeOther().cookie(cookie).insert_header((header::LOCATION, home)).finish())
 }
 
