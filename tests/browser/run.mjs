@@ -17,9 +17,14 @@
 //      officer (signed in from data/staff.txt, in Czech) calls it to counter 7, and the display
 //      shows it, highlighted, within 10 s and with no name or e-mail; "Hotovo" completes it.
 //      The kiosk page must also offer a check-in form (/kiosk/check-in).
+//   E  The supervisor's day page, in Czech.
+//   F  Assisted booking: the officer, in Czech, books a visa sticker for Батболд (registration
+//      number + PIN read at the desk, no e-mail, Mongolian): a printable confirmation with code + QR.
+//   G  Devices: the administrator creates a display's enrolment link (shown once, QR code) and
+//      the link enrols a display in a fresh browser context.
 //   Accessibility: axe-core (WCAG 2 A + AA) on the home, slots, identity and confirmation pages
-//      of flow A and on the kiosk, ticket, counter and display pages of flow D; any serious or
-//      critical violation fails the run.
+//      of flow A, on the kiosk, ticket, counter and display pages of flow D, and on the pages of
+//      flows E, F and G; any serious or critical violation fails the run.
 // Every page is screenshotted into the artifacts folder (uk-*.png, vi-*.png, ru-*.png,
 // kiosk-*.png, counter-*.png, display-*.png), with the axe results in axe.json and the server's
 // output in server.log.
@@ -63,7 +68,7 @@ const { binary, artifacts } = parseArgs(process.argv.slice(2));
 fs.mkdirSync(artifacts, { recursive: true });
 // Remove what an earlier run left, so that every file there belongs to this run.
 for (const name of fs.readdirSync(artifacts)) {
-  if (/^(uk|vi|ru|kiosk|counter|display|supervisor)-.*\.png$/.test(name) || name === 'axe.json' || name === 'server.log') {
+  if (/^(uk|vi|ru|kiosk|counter|display|supervisor|assist|admin)-.*\.png$/.test(name) || name === 'axe.json' || name === 'server.log') {
     fs.rmSync(path.join(artifacts, name), { force: true });
   }
 }
@@ -600,6 +605,72 @@ async function flowSupervisor(page, base) {
   return `${counters} counters, queues and charts shown`;
 }
 
+/** Signs a demo member of staff in at /staff/login in `lang`. */
+async function staffSignIn(page, base, username, lang) {
+  expectOk(await page.goto(`${base}staff/login?lang=${lang}`), 'staff sign-in page');
+  await page.fill('#u', username);
+  await page.fill('#p', staffPassword(username));
+  expectOk(await clickAndLoad(page, page.locator('form[action="/staff/login"] button[type="submit"]')), 'sign-in');
+}
+
+/** F: the officer books at the desk, in Czech, for Батболд (no internet, no e-mail). */
+async function flowAssisted(page, base) {
+  await staffSignIn(page, base, 'officer-praha-zizkov', 'cs');
+  expectOk(await clickAndLoad(page, page.locator('a[data-assist-link]')), 'the counter page links to assisted booking');
+  await expectLang(page, 'cs');
+  await shot(page, 'assist', 'start');
+  await runAxe(page, 'assist');
+  const service = page.locator('form[action="/counter/assist/slots"]').filter({ has: page.locator('input[value="visa_sticker"]') });
+  expectOk(await clickAndLoad(page, service.locator('button')), 'service button');
+  const slotButtons = 'div.slots form[action="/counter/assist/identity"] button';
+  const days = await page.locator('main nav a[href*="day="]').count();
+  for (let i = 0; i < days && (await page.locator(slotButtons).count()) === 0; i++) {
+    expectOk(await clickAndLoad(page, page.locator('main nav a[href*="day="]').nth(i)), `day link ${i + 1}`);
+  }
+  assert((await page.locator(slotButtons).count()) > 0, `no free time at ${page.url()}`);
+  await shot(page, 'assist', 'slots');
+  expectOk(await clickAndLoad(page, page.locator(slotButtons).first()), 'slot button');
+  await shot(page, 'assist', 'identity');
+  await runAxe(page, 'assist-identity');
+  await page.fill('#rn', 'MNG-2025-004711');
+  await page.fill('#pin', '1357');
+  expectOk(await clickAndLoad(page, page.locator('form[action="/counter/assist/verify"]').filter({ has: page.locator('#rn') }).locator('button[type="submit"]')), 'verify');
+  await page.selectOption('#locale', 'mn');
+  expectOk(await clickAndLoad(page, page.locator('form[action="/counter/assist/book"] button[type="submit"]')), 'book and confirm');
+  await expectLang(page, 'cs');
+  const codes = (await page.locator('[data-booking-code]').allTextContents()).map((c) => c.trim());
+  assert(codes.length === 1 && BOOKING_CODE.test(codes[0]), `expected one booking code, found ${JSON.stringify(codes)}`);
+  assert((await page.locator('div[lang="mn"] figure.qr svg').count()) === 1, 'the confirmation (in Mongolian) has no QR code');
+  assert((await page.locator('button[onclick="window.print()"]').count()) === 1, 'no print button');
+  await shot(page, 'assist', 'booked');
+  await runAxe(page, 'assist-booked');
+  return `booked ${codes[0]} for a person without e-mail, printable in Mongolian`;
+}
+
+/** G: the administrator creates a display's enrolment link, which then enrols a display. */
+async function flowDevices(page, base, open) {
+  await staffSignIn(page, base, 'administrator', 'cs');
+  assert(new URL(page.url()).pathname === '/admin/devices', `signing in led to ${page.url()}, expected /admin/devices`);
+  await expectLang(page, 'cs');
+  assert((await page.locator('tr[data-device]').count()) > 0, 'the demo devices are not listed');
+  await shot(page, 'admin', 'devices');
+  await runAxe(page, 'admin-devices');
+  await page.selectOption('#new-office', 'brno');
+  await page.selectOption('#new-kind', 'display');
+  await page.fill('#new-label', 'Hala, přízemí');
+  expectOk(await clickAndLoad(page, page.locator('form[action="/admin/devices"][method="post"] button[type="submit"]')), 'create');
+  const token = (await page.locator('[data-token]').textContent()).trim();
+  const link = (await page.locator('[data-enrolment-link]').textContent()).trim();
+  assert(/^[0-9a-f]{64}$/.test(token) && link.endsWith(`/enrol/${token}`), `unexpected token ${token} or link ${link}`);
+  assert((await page.locator('figure.qr svg').count()) === 1, 'no QR code for the enrolment link');
+  await shot(page, 'admin', 'created');
+  await runAxe(page, 'admin-device-created');
+  const display = await open('admin-display', { viewport: { width: 1280, height: 720 } });
+  expectOk(await display.goto(link), 'the enrolment link');
+  assert(new URL(display.url()).pathname === '/display', `the link led to ${display.url()}, expected /display`);
+  return 'display enrolled for Brno from a fresh link';
+}
+
 // ---------------------------------------------------------------------------------------------
 // Running it all
 
@@ -667,7 +738,8 @@ function checkDisplayHighlight() {
 
 /** One check per axe-scanned page: fails on any serious or critical violation. */
 function checkAxe() {
-  const pages = ['uk-home', 'uk-slots', 'uk-identity', 'uk-confirmed', 'kiosk', 'kiosk-ticket', 'counter', 'display', 'supervisor'];
+  const pages = ['uk-home', 'uk-slots', 'uk-identity', 'uk-confirmed', 'kiosk', 'kiosk-ticket', 'counter', 'display', 'supervisor',
+    'assist', 'assist-identity', 'assist-booked', 'admin-devices', 'admin-device-created'];
   for (const label of pages) {
     const result = axeResults[label];
     if (!result) {
@@ -718,6 +790,8 @@ async function main() {
     await runFlow(browser, base, 'E: the supervisor sees the day (Praha II – Žižkov)', 'supervisor', flowSupervisor, {
       viewport: { width: 1280, height: 900 },
     });
+    await runFlow(browser, base, 'F: assisted booking at the desk, printed confirmation', 'assist', flowAssisted);
+    await runFlow(browser, base, 'G: the administrator enrols a display', 'admin', flowDevices);
     checkKioskCheckIn();
     checkDisplayHighlight();
     checkAxe();
