@@ -3,6 +3,7 @@
 //! checks themselves follow in this module tree.
 
 pub mod chrf;
+pub mod glossary;
 pub mod language;
 pub mod phrasebook;
 pub mod script_check;
