@@ -36,6 +36,20 @@ pub struct Config {
     /// For training and test environments only: the instant (RFC 3339) the server's clock
     /// reads at start; it runs on from there. Unset in production.
     pub clock_start: Option<String>,
+    /// The AI log's keys and witness file (outside the database); default: `ai-log/` beside
+    /// the secret file.
+    pub ai_log_dir: Option<PathBuf>,
+    /// The AI log's name in every record and checkpoint.
+    pub ai_log_origin: String,
+    /// Whisper model (ggml); default: the model cache's `whisper-base.ggml.bin`.
+    pub asr_model: Option<PathBuf>,
+    /// Translation model (GGUF); a deployment brings better weights here. Default: the model
+    /// cache's Qwen2.5-Coder-1.5B-Instruct Q4_K_M.
+    pub mt_model: Option<PathBuf>,
+    /// Threads of each model worker.
+    pub worker_threads: u32,
+    /// `false` turns AI interpreting off (the pages say so).
+    pub interpreting: bool,
 }
 
 impl Default for Config {
@@ -57,6 +71,12 @@ impl Default for Config {
             population: 1_000_000,
             walk_in_cutoff_minutes: 30,
             clock_start: None,
+            ai_log_dir: None,
+            ai_log_origin: "oamp.mv.cz/prepazka/ai-log/v1".into(),
+            asr_model: None,
+            mt_model: None,
+            worker_threads: 2,
+            interpreting: true,
         }
     }
 }
@@ -72,6 +92,11 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Where the AI log keeps its keys and witness file.
+    pub fn ai_log_dir(&self) -> PathBuf {
+        self.ai_log_dir.clone().unwrap_or_else(|| self.secret_file.with_file_name("ai-log"))
+    }
+
     /// The TLS configuration when a certificate and key are configured.
     pub fn tls(&self) -> Result<Option<rustls::ServerConfig>, String> {
         use rustls_pki_types::pem::PemObject as _;
@@ -158,6 +183,21 @@ impl Config {
         }
         if let Some(v) = var("PREPAZKA_CLOCK_START") {
             self.clock_start = Some(v);
+        }
+        if let Some(v) = var("PREPAZKA_AI_LOG_DIR") {
+            self.ai_log_dir = Some(v.into());
+        }
+        if let Some(v) = var("PREPAZKA_ASR_MODEL") {
+            self.asr_model = Some(v.into());
+        }
+        if let Some(v) = var("PREPAZKA_MT_MODEL") {
+            self.mt_model = Some(v.into());
+        }
+        if let Some(v) = parsed("PREPAZKA_WORKER_THREADS")? {
+            self.worker_threads = v;
+        }
+        if let Some(v) = parsed("PREPAZKA_INTERPRETING")? {
+            self.interpreting = v;
         }
         Ok(())
     }

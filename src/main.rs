@@ -7,6 +7,7 @@
 
 mod config;
 mod demo;
+mod interpreting;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -35,6 +36,8 @@ commands:
   serve     start the server
   migrate   apply database migrations and exit
   backup    --to FILE: write a consistent copy of the live SQLite database
+  ai-log verify                           check the whole AI log; names the first bad record
+  ai-log export --session ID --to FILE    one session's records with inclusion proofs
   enrol     --office ID --kind kiosk|display --label TEXT [--base-url URL]:
             enrol a kiosk or display; prints its token and enrolment link (shown only once)
 options:
@@ -53,6 +56,9 @@ struct Args {
     data_dir: Option<PathBuf>,
     horizon_days: Option<u32>,
     to: Option<PathBuf>,
+    /// Words after the command (`ai-log verify`).
+    words: Vec<String>,
+    session: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     device: DeviceArgs,
@@ -69,6 +75,8 @@ fn parse_args() -> Result<Args, String> {
         data_dir: None,
         horizon_days: None,
         to: None,
+        words: Vec::new(),
+        session: None,
         tls_cert: None,
         tls_key: None,
         device: DeviceArgs::default(),
@@ -88,6 +96,8 @@ fn parse_args() -> Result<Args, String> {
             "--kind" => args.device.kind = Some(value()?),
             "--label" => args.device.label = Some(value()?),
             "--base-url" => args.device.base_url = Some(value()?),
+            "--session" => args.session = Some(value()?),
+            word if !word.starts_with('-') => args.words.push(word.to_owned()),
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -114,7 +124,8 @@ fn main() -> ExitCode {
         }
     };
     let demo = args.command == "demo";
-    if demo {
+    // `ai-log` looks at the demo's data directory when given one.
+    if demo || (args.command == "ai-log" && args.data_dir.is_some()) {
         let dir = args.data_dir.clone().unwrap_or_else(|| PathBuf::from("data"));
         config.database_url = format!("sqlite://{}", dir.join("prepazka.db").display());
         config.secret_file = dir.join("secret.key");
@@ -143,6 +154,13 @@ fn main() -> ExitCode {
             "serve" | "demo" => serve(config, demo).await,
             "migrate" => prepazka_store::connect(&config.database_url).await.map(|_| ()).map_err(|e| e.to_string()),
             "backup" => backup(&config, args.to).await,
+            "ai-log" => {
+                let mut words = args.words.clone();
+                if let Some(session) = &args.session {
+                    words.extend(["--session".to_owned(), session.clone()]);
+                }
+                interpreting::command(&config, &words, args.to).await
+            }
             "enrol" => enrol(&config, args.device).await,
             other => Err(format!("unknown command {other}\n{USAGE}")),
         }
@@ -232,7 +250,10 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
         verify_per_minute: config.verify_per_minute,
         secure_cookies: config.secure_cookies || tls.is_some(),
     };
-    let state = web::Data::new(AppState::new(directory, store.clone(), writer.clone(), registry, clock.clone(), secrets, settings));
+    let mut app_state = AppState::new(directory, store.clone(), writer.clone(), registry, clock.clone(), secrets, settings);
+    let sessions_arbiter = actix::Arbiter::new();
+    app_state.interpreting = interpreting::start(&config, &store, &writer, clock.clone(), sessions_arbiter.handle()).await;
+    let state = web::Data::new(app_state);
     let listener = TcpListener::bind(&config.listen).map_err(|e| format!("binding {}: {e}", config.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let server = prepazka_web::server(state.clone(), listener, config.workers, tls).map_err(|e| e.to_string())?;
@@ -274,6 +295,7 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
     // writer commit what is queued and stop.
     purge.abort();
     offices_arbiter.stop();
+    sessions_arbiter.stop();
     drop(state);
     drop(writer);
     if tokio::time::timeout(Duration::from_secs(30), writer_task).await.is_err() {
@@ -335,7 +357,7 @@ async fn create_demo_staff(store: &prepazka_store::SharedStore, secret_file: &st
     let mut writes = Vec::new();
     let mut lines = Vec::new();
     for office in ["praha-zizkov", "brno"] {
-        for role in [StaffRole::Officer, StaffRole::Supervisor] {
+        for role in [StaffRole::Officer, StaffRole::Supervisor, StaffRole::InterpretingOverseer] {
             let username = format!("{}-{office}", role.as_str());
             let password = prepazka_web::office_day::new_token()[..16].to_owned();
             let password_hash = prepazka_web::staff::hash_password(&password).map_err(|e| e.to_string())?;

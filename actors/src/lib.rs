@@ -16,6 +16,7 @@
 //! directly (an injected `Clock` is used).
 
 pub mod directory;
+pub mod interpreter;
 pub mod office;
 pub mod registry;
 

@@ -74,6 +74,18 @@ pub trait Store: Send + Sync + 'static {
 
     async fn audit_for(&self, subject: &str) -> Result<Vec<AuditRecord>, StoreError>;
 
+    /// AI-log records with `seq >= from_seq`, in order, at most `limit`.
+    async fn ai_log_rows(&self, from_seq: i64, limit: i64) -> Result<Vec<AiLogRow>, StoreError>;
+
+    /// One interpreting session's AI-log records, in order.
+    async fn ai_log_session_rows(&self, session: &str) -> Result<Vec<AiLogRow>, StoreError>;
+
+    /// Every signed checkpoint, smallest tree first.
+    async fn ai_log_checkpoints(&self) -> Result<Vec<AiLogCheckpointRow>, StoreError>;
+
+    /// A session's wrapped data key; `None` once erased.
+    async fn ai_data_key(&self, session: &str) -> Result<Option<AiDataKeyRow>, StoreError>;
+
     /// The office and kind of the enrolled, unrevoked device with this token hash.
     async fn device(&self, token_hash: &str) -> Result<Option<(OfficeId, prepazka_models::office::DeviceKind)>, StoreError>;
 

@@ -94,6 +94,7 @@ pub(crate) enum Arg {
     Text(String),
     OptText(Option<String>),
     Bool(bool),
+    Bytes(Vec<u8>),
 }
 
 impl Arg {
@@ -266,6 +267,7 @@ macro_rules! shared_ops {
                 Arg::Text(v) => query.bind(v),
                 Arg::OptText(v) => query.bind(v),
                 Arg::Bool(v) => query.bind(v),
+                Arg::Bytes(v) => query.bind(v),
             }
         }
 
@@ -421,6 +423,40 @@ macro_rules! shared_ops {
                         .arg(Arg::text(office.as_str()));
                     in_savepoint(item, vec![expire]).await?;
                     Ok(Outcome::Expired { freed })
+                }
+                Write::AppendAiLog { rows, data_key } => {
+                    let mut stmts = Vec::with_capacity(rows.len() + 1);
+                    if let Some(key) = data_key {
+                        stmts.push(
+                            Stmt::new("INSERT INTO ai_log_data_keys (session_id, key_id, wrapped_key, created_at) VALUES ($1, $2, $3, $4)")
+                                .arg(Arg::text(&key.session))
+                                .arg(Arg::text(&key.key_id))
+                                .arg(Arg::Bytes(key.wrapped.clone()))
+                                .arg(Arg::Int(key.created_at_ms)),
+                        );
+                    }
+                    for row in rows {
+                        stmts.push(
+                            Stmt::new("INSERT INTO ai_log_records (seq, record, leaf_hash, session_id, kind, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                                .arg(Arg::Int(row.seq))
+                                .arg(Arg::Bytes(row.record.clone()))
+                                .arg(Arg::Bytes(row.leaf_hash.clone()))
+                                .arg(Arg::OptText(row.session.clone()))
+                                .arg(Arg::text(&row.kind))
+                                .arg(Arg::Int(row.created_at_ms)),
+                        );
+                    }
+                    in_savepoint(item, stmts).await?;
+                    Ok(Outcome::Done)
+                }
+                Write::AiLogCheckpoint(checkpoint) => {
+                    let insert = Stmt::new("INSERT INTO ai_log_checkpoints (tree_size, root_hash, signed_at, line) VALUES ($1, $2, $3, $4)")
+                        .arg(Arg::Int(checkpoint.tree_size))
+                        .arg(Arg::Bytes(checkpoint.root_hash.clone()))
+                        .arg(Arg::Int(checkpoint.signed_at_ms))
+                        .arg(Arg::text(&checkpoint.line));
+                    in_savepoint(item, vec![insert]).await?;
+                    Ok(Outcome::Done)
                 }
                 Write::EnrolDevice { token_hash, office, kind, label, actor, now } => {
                     let enrol = Stmt::new("INSERT INTO devices (token_hash, office_id, kind, label, created_at) VALUES ($1, $2, $3, $4, $5)")
@@ -864,6 +900,64 @@ macro_rules! shared_ops {
                 .collect()
         }
 
+        fn ai_log_row(row: &DbRow) -> Result<crate::AiLogRow, StoreError> {
+            Ok(crate::AiLogRow {
+                seq: row.try_get("seq")?,
+                record: row.try_get("record")?,
+                leaf_hash: row.try_get("leaf_hash")?,
+                session: row.try_get("session_id")?,
+                kind: row.try_get("kind")?,
+                created_at_ms: row.try_get("created_at")?,
+            })
+        }
+
+        pub(crate) async fn ai_log_rows(pool: &Pool, from_seq: i64, limit: i64) -> Result<Vec<crate::AiLogRow>, StoreError> {
+            let rows = sqlx::query("SELECT seq, record, leaf_hash, session_id, kind, created_at FROM ai_log_records WHERE seq >= $1 ORDER BY seq LIMIT $2")
+                .bind(from_seq)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(ai_log_row).collect()
+        }
+
+        pub(crate) async fn ai_log_session_rows(pool: &Pool, session: &str) -> Result<Vec<crate::AiLogRow>, StoreError> {
+            let rows = sqlx::query("SELECT seq, record, leaf_hash, session_id, kind, created_at FROM ai_log_records WHERE session_id = $1 ORDER BY seq")
+                .bind(session)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(ai_log_row).collect()
+        }
+
+        pub(crate) async fn ai_log_checkpoints(pool: &Pool) -> Result<Vec<crate::AiLogCheckpointRow>, StoreError> {
+            let rows = sqlx::query("SELECT tree_size, root_hash, signed_at, line FROM ai_log_checkpoints ORDER BY tree_size").fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| {
+                    Ok(crate::AiLogCheckpointRow {
+                        tree_size: row.try_get("tree_size")?,
+                        root_hash: row.try_get("root_hash")?,
+                        signed_at_ms: row.try_get("signed_at")?,
+                        line: row.try_get("line")?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(crate) async fn ai_data_key(pool: &Pool, session: &str) -> Result<Option<crate::AiDataKeyRow>, StoreError> {
+            let row = sqlx::query("SELECT session_id, key_id, wrapped_key, created_at FROM ai_log_data_keys WHERE session_id = $1")
+                .bind(session)
+                .fetch_optional(pool)
+                .await?;
+            row.map(|row| {
+                Ok(crate::AiDataKeyRow {
+                    session: row.try_get("session_id")?,
+                    key_id: row.try_get("key_id")?,
+                    wrapped: row.try_get("wrapped_key")?,
+                    created_at_ms: row.try_get("created_at")?,
+                })
+            })
+            .transpose()
+        }
+
         pub(crate) async fn device(pool: &Pool, token_hash: &str) -> Result<Option<(OfficeId, prepazka_models::office::DeviceKind)>, StoreError> {
             let row = sqlx::query("SELECT office_id, kind FROM devices WHERE token_hash = $1 AND revoked_at IS NULL")
                 .bind(token_hash)
@@ -1115,6 +1209,22 @@ macro_rules! store_impl {
 
             async fn audit_for(&self, subject: &str) -> Result<Vec<crate::AuditRecord>, crate::StoreError> {
                 shared::audit_for(&self.readers, subject).await
+            }
+
+            async fn ai_log_rows(&self, from_seq: i64, limit: i64) -> Result<Vec<crate::AiLogRow>, crate::StoreError> {
+                shared::ai_log_rows(&self.readers, from_seq, limit).await
+            }
+
+            async fn ai_log_session_rows(&self, session: &str) -> Result<Vec<crate::AiLogRow>, crate::StoreError> {
+                shared::ai_log_session_rows(&self.readers, session).await
+            }
+
+            async fn ai_log_checkpoints(&self) -> Result<Vec<crate::AiLogCheckpointRow>, crate::StoreError> {
+                shared::ai_log_checkpoints(&self.readers).await
+            }
+
+            async fn ai_data_key(&self, session: &str) -> Result<Option<crate::AiDataKeyRow>, crate::StoreError> {
+                shared::ai_data_key(&self.readers, session).await
             }
 
             async fn device(

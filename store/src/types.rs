@@ -188,6 +188,51 @@ pub enum Write {
         actor: String,
         now: DateTime<Utc>,
     },
+    /// Appends AI-log records made by the one appender (`prepazka-ailog`), with the wrapped data
+    /// key of a session that starts with them. The database refuses a `seq` that does not follow
+    /// the last one, so a second appender cannot fork the log.
+    AppendAiLog {
+        rows: Vec<AiLogRow>,
+        data_key: Option<AiDataKeyRow>,
+    },
+    /// Stores a signed tree head (it is also written to the witness file outside the database).
+    AiLogCheckpoint(AiLogCheckpointRow),
+}
+
+/// One AI-log record as stored: the canonical bytes exactly as hashed, and copies for queries.
+/// The store keeps rows; making and checking them is the `prepazka-ailog` crate's work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AiLogRow {
+    pub seq: i64,
+    pub record: Vec<u8>,
+    pub leaf_hash: Vec<u8>,
+    pub session: Option<String>,
+    pub kind: String,
+    pub created_at_ms: i64,
+}
+
+/// A signed checkpoint: `line` is the witness-file line, signature included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AiLogCheckpointRow {
+    pub tree_size: i64,
+    pub root_hash: Vec<u8>,
+    pub signed_at_ms: i64,
+    pub line: String,
+}
+
+/// A session's data key, wrapped under the key-encryption key kept outside the database.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AiDataKeyRow {
+    pub session: String,
+    pub key_id: String,
+    pub wrapped: Vec<u8>,
+    pub created_at_ms: i64,
+}
+
+impl std::fmt::Debug for AiDataKeyRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AiDataKeyRow").field("session", &self.session).field("key_id", &self.key_id).finish_non_exhaustive()
+    }
 }
 
 /// A persisted queue transition: its place in the office's day, when, and what.

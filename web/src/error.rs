@@ -123,10 +123,12 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | TooEarly
         | TooLate
         | WalkInsClosed
-        | OfficeClosedOnDay => StatusCode::UNPROCESSABLE_ENTITY,
+        | OfficeClosedOnDay
+        | NoticeNotAcknowledged => StatusCode::UNPROCESSABLE_ENTITY,
+        InterpretingSuspended | InterpretingOver => StatusCode::CONFLICT,
         JoinCodeExpired => StatusCode::GONE,
         TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-        Unavailable | RegistryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Unavailable | RegistryUnavailable | InterpretingUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -16,6 +16,7 @@ pub mod error;
 pub mod html;
 pub mod i18n;
 pub mod idempotency;
+pub mod interpret;
 pub mod limits;
 pub mod office_day;
 pub mod ops;
@@ -65,6 +66,8 @@ pub struct AppState {
     pub devices_seen: admin::DevicesSeen,
     pub hold_minutes: i64,
     pub secure_cookies: bool,
+    /// AI interpreting; `None` when its log could not be opened (booking and queues go on).
+    pub interpreting: Option<prepazka_actors::interpreter::Interpreting>,
 }
 
 /// Tunables of the web layer.
@@ -101,6 +104,7 @@ impl AppState {
             devices_seen: admin::DevicesSeen::default(),
             hold_minutes: settings.hold_minutes,
             secure_cookies: settings.secure_cookies,
+            interpreting: None,
         }
     }
 }
@@ -150,6 +154,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(assist::routes)
         .configure(admin::routes)
         .configure(supervisor::routes)
+        .configure(interpret::routes)
         .configure(pages::routes);
 }
 

@@ -113,6 +113,13 @@ impl Secrets {
         tag[..16].to_owned()
     }
 
+    /// The tag of an interpreting session's client-screen link: it opens that session's client
+    /// view and nothing else.
+    pub fn interpret_tag(&self, session: &str) -> String {
+        let tag = Self::hex(&self.mac("interpret-client", &[session.as_bytes()]));
+        tag[..24].to_owned()
+    }
+
     /// What the check-in QR code encodes: the booking code and a short tag, so a kiosk can
     /// check a scanned code in without asking for the date of birth.
     pub fn check_in_payload(&self, code: &BookingCode) -> String {

@@ -235,6 +235,17 @@ async fn page(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang) 
         capacity_submit = t(locale, "supervisor-capacity-submit"),
         logout = t(locale, "staff-logout"),
     );
+    let mut body = body;
+    if let Some(interpreting) = &state.interpreting {
+        let suspended = interpreting.is_suspended(office.id.as_str());
+        let _ = write!(
+            body,
+            r#"<section class="card" id="interpreting"><h2>{heading}</h2><form method="post" action="/interpret/suspend"><input type="hidden" name="csrf" value="{csrf}"><input type="hidden" name="state" value="{next}"><button type="submit">{label}</button></form></section>"#,
+            heading = t(locale, "supervisor-interpreting"),
+            next = if suspended { "active" } else { "suspended" },
+            label = t(locale, if suspended { "supervisor-interpreting-resume" } else { "supervisor-interpreting-suspend" }),
+        );
+    }
     Ok(html(&req, locale, &format!("{} · {}", catalog().t(locale, "supervisor-title"), office.name), &body))
 }
 

@@ -1,0 +1,112 @@
+//! Wiring of AI interpreting: the AI log (keys beside the secret, verified at start), the model
+//! workers, the session registry; and the `ai-log` commands (`verify`, `export`).
+//!
+//! A log that does not verify, or missing keys, turn interpreting off with an error in the log
+//! and on the interpreter page; booking and queues are not affected.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use prepazka_actors::interpreter::ai_log::{self, AiLog, AiLogKeys};
+use prepazka_actors::interpreter::workers::{WorkerRecogniser, WorkerSettings, WorkerTranslator};
+use prepazka_actors::interpreter::Interpreting;
+use prepazka_ailog::{ExportBundle, MerkleTree, SignedCheckpoint};
+use prepazka_models::clock::Clock;
+use prepazka_store::writer::Writer;
+use prepazka_store::SharedStore;
+
+use crate::config::Config;
+
+/// The model cache `scripts/setup-models` fills.
+pub fn model_cache() -> PathBuf {
+    std::env::var_os("PREPAZKA_MODEL_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/prepazka/models")))
+        .unwrap_or_else(|| PathBuf::from(".cache/prepazka/models"))
+}
+
+/// Starts the AI log and the interpreting registry, or says why interpreting stays off.
+pub async fn start(
+    config: &Config,
+    store: &SharedStore,
+    writer: &Writer,
+    clock: Arc<dyn Clock>,
+    arbiter: actix::ArbiterHandle,
+) -> Option<Interpreting> {
+    if !config.interpreting {
+        tracing::info!("AI interpreting is turned off by configuration");
+        return None;
+    }
+    let keys = match AiLogKeys::load_or_create(&config.ai_log_dir(), &config.ai_log_origin) {
+        Ok(keys) => keys,
+        Err(err) => {
+            tracing::error!(error = %err, "AI interpreting is off: the AI log's keys cannot be read");
+            return None;
+        }
+    };
+    let (log, rows) = match AiLog::start(store, Arc::new(writer.clone()), keys, clock).await {
+        Ok(started) => started,
+        Err(err) => {
+            tracing::error!(error = %err, "AI interpreting is off: the AI log does not verify (run `prepazka ai-log verify`)");
+            return None;
+        }
+    };
+    let cache = model_cache();
+    let settings = WorkerSettings {
+        asr_model: config.asr_model.clone().unwrap_or_else(|| cache.join("whisper-base.ggml.bin")),
+        mt_model: config.mt_model.clone().unwrap_or_else(|| cache.join("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")),
+        threads: config.worker_threads,
+    };
+    let recogniser = Arc::new(WorkerRecogniser::new(&settings));
+    let translator = Arc::new(WorkerTranslator::new(&settings));
+    match Interpreting::start(log, &rows, recogniser, translator, arbiter).await {
+        Ok(interpreting) => Some(interpreting),
+        Err(err) => {
+            tracing::error!(error = %err, "AI interpreting is off: recovering open sessions failed");
+            None
+        }
+    }
+}
+
+/// `prepazka ai-log verify` and `prepazka ai-log export --session ID --to FILE`.
+pub async fn command(config: &Config, words: &[String], to: Option<PathBuf>) -> Result<(), String> {
+    let store = prepazka_store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
+    let keys = AiLogKeys::load_or_create(&config.ai_log_dir(), &config.ai_log_origin).map_err(|e| e.to_string())?;
+    let verified = ai_log::verify_store(&store, &keys).await;
+    match words.first().map(String::as_str) {
+        Some("verify") => {
+            let (report, _) = verified.map_err(|e| format!("the AI log does NOT verify: {e}"))?;
+            println!(
+                "the AI log verifies: {} records, {} checkpoints, newest checkpoint at size {}, {} records not yet anchored",
+                report.records,
+                report.checkpoints,
+                report.latest_checkpoint.map(|(size, _)| size).unwrap_or(0),
+                report.unanchored
+            );
+            if !report.missing_from_witness.is_empty() {
+                println!("warning: {} checkpoints are missing from the witness file", report.missing_from_witness.len());
+            }
+            if !report.missing_from_database.is_empty() {
+                println!("warning: {} checkpoints are in the witness file but not in the database", report.missing_from_database.len());
+            }
+            Ok(())
+        }
+        Some("export") => {
+            let session = words.iter().position(|w| w == "--session").and_then(|i| words.get(i + 1)).ok_or("export needs --session ID")?;
+            let to = to.ok_or("export needs --to FILE")?;
+            let (report, _) = verified.map_err(|e| format!("refusing to export: the AI log does NOT verify: {e}"))?;
+            let rows: Vec<_> = store.ai_log_session_rows(session).await.map_err(|e| e.to_string())?.iter().map(ai_log::to_stored).collect();
+            if rows.is_empty() {
+                return Err(format!("no AI-log records for session {session}"));
+            }
+            let newest = store.ai_log_checkpoints().await.map_err(|e| e.to_string())?.pop().ok_or("the log has no checkpoint yet")?;
+            let checkpoint = SignedCheckpoint::parse_line(&newest.line).map_err(|e| e.to_string())?;
+            let tree = MerkleTree::from_leaves(report.into_leaves());
+            let bundle = ExportBundle::build(&tree, checkpoint, &rows).map_err(|e| e.to_string())?;
+            std::fs::write(&to, bundle.to_json().map_err(|e| e.to_string())?).map_err(|e| format!("writing {}: {e}", to.display()))?;
+            println!("{} records of session {session} written to {} with inclusion proofs", rows.len(), to.display());
+            Ok(())
+        }
+        _ => Err("usage: prepazka ai-log verify | prepazka ai-log export --session ID --to FILE".into()),
+    }
+}

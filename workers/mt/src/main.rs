@@ -1,0 +1,221 @@
+//! `prepazka-mt-worker`: machine translation with llama-cpp-2 (llama.cpp, CPU), in a process of
+//! its own.
+//!
+//! It loads one GGUF chat model (`--model`, default the model cache's
+//! `qwen2.5-coder-1.5b-instruct-q4_k_m.gguf`) into one context of [`N_CTX`] tokens, then answers
+//! requests on stdin/stdout with the protocol of `prepazka-worker-protocol` until stdin closes;
+//! logs go to stderr. One job at a time; the KV cache is cleared between jobs, so no
+//! translation sees another's text.
+//!
+//! Decoding is greedy (the same input gives the same output), bounded by a budget relative to the
+//! input ([`prompt::max_new_tokens`]), stops at end of turn, and is cut when it starts looping
+//! ([`repetition`]). These rules and the prompt are fingerprinted in `Info`.
+//!
+//! Why a process: llama.cpp bundles its own ggml (so does whisper.cpp: they cannot share a
+//! binary), and a native failure must end this process only.
+
+mod prompt;
+mod repetition;
+
+use std::io;
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::LlamaToken;
+use prepazka_worker_protocol::message::{JobError, PROTOCOL_VERSION};
+use prepazka_worker_protocol::worker::{self, Engine, WorkerArgs};
+use prepazka_worker_protocol::{decoding_fingerprint, Info, StopReason, TranslateRequest, Translation, WorkerKind};
+use serde_json::json;
+
+const DEFAULT_MODEL: &str = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf";
+/// Enough for the system prompt, a full glossary and a 2,000-character text with its answer.
+const N_CTX: u32 = 2048;
+const LLAMA_CPP_2_VERSION: &str = "0.1.160";
+
+fn main() -> ExitCode {
+    // Before anything can print: native code must not write into the reply stream.
+    let protocol_out = match worker::claim_stdout() {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("prepazka-mt-worker: cannot set up stdout: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    init_logging();
+    let args = match WorkerArgs::parse(std::env::args().skip(1), DEFAULT_MODEL) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.nice > 0 {
+        if let Err(e) = worker::lower_priority(args.nice) {
+            tracing::warn!(error = %e, "cannot lower the worker's priority");
+        }
+    }
+    match run(&args, protocol_out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("prepazka-mt-worker: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PREPAZKA_WORKER_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_writer(io::stderr).with_ansi(false).with_target(false).with_env_filter(filter).init();
+    // llama.cpp and ggml log through this hook into tracing (stderr), not onto stdout.
+    llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+}
+
+fn decoding_json() -> serde_json::Value {
+    json!({
+        "engine": format!("llama.cpp (llama-cpp-2 {LLAMA_CPP_2_VERSION})"),
+        "template": "chatml",
+        "prompt_version": prompt::PROMPT_VERSION,
+        "system_prompt": prompt::SYSTEM_PROMPT,
+        "glossary_intro": prompt::GLOSSARY_INTRO,
+        "verbatim_intro": prompt::VERBATIM_INTRO,
+        "sampling": "greedy",
+        "n_ctx": N_CTX,
+        "max_new_tokens": prompt::MAX_NEW_TOKENS_RULE,
+        "stop": "end of generation token",
+        "repetition_cut": repetition::RULE,
+    })
+}
+
+fn run(args: &WorkerArgs, protocol_out: std::fs::File) -> Result<(), String> {
+    let started = Instant::now();
+    let model_path = args.model.as_path();
+    if !model_path.is_file() {
+        return Err(format!("model file not found: {} (scripts/setup-models --only translator makes it)", model_path.display()));
+    }
+    // The 1.1 GB hash runs beside the load (both mostly read the same pages) rather than after it.
+    let hashing = {
+        let path = model_path.to_path_buf();
+        std::thread::spawn(move || worker::sha256_file(&path))
+    };
+    let backend = LlamaBackend::init().map_err(|e| format!("cannot start llama.cpp: {e}"))?;
+    let model = LlamaModel::load_from_file(&backend, model_path, &LlamaModelParams::default()).map_err(|e| format!("cannot load {}: {e}", model_path.display()))?;
+    let threads = i32::try_from(args.threads).unwrap_or(1);
+    let context_params = LlamaContextParams::default().with_n_ctx(NonZeroU32::new(N_CTX)).with_n_batch(N_CTX).with_n_threads(threads).with_n_threads_batch(threads);
+    let context = model.new_context(&backend, context_params).map_err(|e| format!("cannot create a llama context: {e}"))?;
+    let model_sha256 = hashing.join().map_err(|_| "the hashing thread panicked".to_owned())?.map_err(|e| format!("cannot hash {}: {e}", model_path.display()))?;
+
+    let (decoding, decoding_sha256) = decoding_fingerprint(&decoding_json());
+    let info = Info {
+        kind: WorkerKind::Mt,
+        protocol: PROTOCOL_VERSION,
+        engine: format!("llama.cpp (llama-cpp-2 {LLAMA_CPP_2_VERSION})"),
+        model: file_name(model_path),
+        model_sha256,
+        decoding,
+        decoding_sha256,
+        threads: args.threads,
+        load_ms: started.elapsed().as_millis() as u64,
+    };
+    tracing::info!(load_ms = info.load_ms, "model loaded");
+    let mut engine = Mt { model: &model, context };
+    worker::serve(&info, &mut engine, io::stdin(), protocol_out).map_err(|e| format!("serving: {e}"))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+struct Mt<'m> {
+    model: &'m LlamaModel,
+    context: LlamaContext<'m>,
+}
+
+impl Mt<'_> {
+    fn tokenize(&self, pieces: &[prompt::Piece], text_index: usize) -> (Vec<LlamaToken>, usize) {
+        let vocab = self.model.vocab();
+        let mut tokens = Vec::new();
+        let mut text_tokens = 0;
+        for (i, piece) in pieces.iter().enumerate() {
+            // Qwen adds no BOS; special tokens are recognised in our pieces only.
+            let got = vocab.tokenize(piece.text.as_bytes(), false, piece.ours);
+            if i == text_index {
+                text_tokens = got.len();
+            }
+            tokens.extend(got);
+        }
+        (tokens, text_tokens)
+    }
+
+    fn decode_err(e: impl std::fmt::Display) -> JobError {
+        JobError::internal(format!("llama.cpp decode: {e}"))
+    }
+}
+
+impl Engine for Mt<'_> {
+    fn translate(&mut self, request: TranslateRequest) -> Result<Translation, JobError> {
+        let started = Instant::now();
+        let (pieces, text_index) = prompt::build(request.from, request.to, &request.glossary, &request.keep_verbatim, &request.text);
+        let (prompt, text_tokens) = self.tokenize(&pieces, text_index);
+        let room = (N_CTX as usize).saturating_sub(prompt.len());
+        let budget = prompt::max_new_tokens(text_tokens).min(room);
+        if budget < 16 {
+            return Err(JobError::bad_input(format!("the prompt takes {} of the {N_CTX} tokens of context; shorten the text or the glossary", prompt.len())));
+        }
+
+        self.context.clear_kv_cache();
+        let mut batch = LlamaBatch::new(prompt.len().max(1), 1);
+        let last = prompt.len() - 1;
+        for (pos, token) in prompt.iter().enumerate() {
+            batch.add(*token, pos as i32, &[0], pos == last).map_err(Self::decode_err)?;
+        }
+        self.context.decode(&mut batch).map_err(Self::decode_err)?;
+
+        let vocab = self.model.vocab();
+        let mut sampler = LlamaSampler::greedy();
+        let mut out: Vec<LlamaToken> = Vec::new();
+        let mut ids: Vec<i32> = Vec::new();
+        let mut pos = prompt.len();
+        let mut logits_at = batch.n_tokens() - 1;
+        let stop = loop {
+            let token = sampler.sample(&self.context, logits_at);
+            if vocab.is_eog(token) {
+                break StopReason::EndOfTurn;
+            }
+            out.push(token);
+            ids.push(token.0);
+            if let Some(keep) = repetition::cut(&ids) {
+                out.truncate(keep);
+                break StopReason::Repetition;
+            }
+            if out.len() >= budget {
+                break StopReason::MaxTokens;
+            }
+            let mut next = LlamaBatch::new(1, 1);
+            next.add(token, pos as i32, &[0], true).map_err(Self::decode_err)?;
+            self.context.decode(&mut next).map_err(Self::decode_err)?;
+            pos += 1;
+            logits_at = 0;
+        };
+
+        let mut bytes = Vec::new();
+        for token in &out {
+            bytes.extend(vocab.token_to_piece(*token, false, None));
+        }
+        Ok(Translation {
+            text: String::from_utf8_lossy(&bytes).trim().to_owned(),
+            prompt_tokens: prompt.len() as u32,
+            generated_tokens: out.len() as u32,
+            stop,
+            compute_ms: started.elapsed().as_millis() as u64,
+        })
+    }
+}
