@@ -6,6 +6,7 @@ pub mod chrf;
 pub mod glossary;
 pub mod language;
 pub mod phrasebook;
+pub mod protect;
 pub mod script_check;
 pub mod text;
 pub mod wer;
