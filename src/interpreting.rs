@@ -25,9 +25,34 @@ pub fn model_cache() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".cache/prepazka/models"))
 }
 
+/// The demo does not wait for the models: when they are missing it starts `scripts/setup-models`
+/// in the background (its progress shows on the interpreter page) and serves at once.
+fn set_up_models_in_background(asr: &std::path::Path, mt: &std::path::Path, log_dir: &std::path::Path) {
+    if asr.exists() && mt.exists() {
+        return;
+    }
+    let script = PathBuf::from("scripts/setup-models");
+    if !script.exists() {
+        tracing::warn!("models are missing and scripts/setup-models is not here: interpreting waits for them");
+        return;
+    }
+    let mut command = std::process::Command::new(script);
+    if let Ok(log) = std::fs::File::create(log_dir.join("setup-models.log")) {
+        if let Ok(copy) = log.try_clone() {
+            command.stdout(copy);
+        }
+        command.stderr(log);
+    }
+    match command.spawn() {
+        Ok(child) => tracing::info!(pid = child.id(), "setting up the speech and translation models in the background"),
+        Err(err) => tracing::warn!(error = %err, "could not start scripts/setup-models"),
+    }
+}
+
 /// Starts the AI log and the interpreting registry, or says why interpreting stays off.
 pub async fn start(
     config: &Config,
+    demo: bool,
     store: &SharedStore,
     writer: &Writer,
     clock: Arc<dyn Clock>,
@@ -57,6 +82,9 @@ pub async fn start(
         mt_model: config.mt_model.clone().unwrap_or_else(|| cache.join("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")),
         threads: config.worker_threads,
     };
+    if demo {
+        set_up_models_in_background(&settings.asr_model, &settings.mt_model, &config.ai_log_dir());
+    }
     let recogniser = Arc::new(WorkerRecogniser::new(&settings));
     let translator = Arc::new(WorkerTranslator::new(&settings));
     match Interpreting::start(log, &rows, recogniser, translator, arbiter).await {

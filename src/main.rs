@@ -252,7 +252,7 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
     };
     let mut app_state = AppState::new(directory, store.clone(), writer.clone(), registry, clock.clone(), secrets, settings);
     let sessions_arbiter = actix::Arbiter::new();
-    app_state.interpreting = interpreting::start(&config, &store, &writer, clock.clone(), sessions_arbiter.handle()).await;
+    app_state.interpreting = interpreting::start(&config, demo, &store, &writer, clock.clone(), sessions_arbiter.handle()).await;
     let state = web::Data::new(app_state);
     let listener = TcpListener::bind(&config.listen).map_err(|e| format!("binding {}: {e}", config.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
