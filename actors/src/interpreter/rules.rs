@@ -5,8 +5,11 @@
 //! a session uses them.
 
 use prepazka_models::interpret::chrf::chrf;
+use prepazka_models::interpret::glossary::Glossary;
 use prepazka_models::interpret::language::{Direction, InterpretLanguage, ServedDirections};
 use prepazka_models::interpret::phrasebook::Phrasebook;
+use prepazka_models::interpret::protect::{check_protected, find_protected};
+use prepazka_models::interpret::script_check::{check_script, ScriptVerdict, SourceText};
 pub use prepazka_models::locale::Locale as Lang;
 use sha2::{Digest as _, Sha256};
 
@@ -83,9 +86,14 @@ pub fn served(from: Lang, to: Lang) -> bool {
     ServedDirections::parse(&ServedDirections::DEFAULT_RULES).map(|rules| rules.serves(direction)).unwrap_or(false)
 }
 
-/// What the translator is told besides the text.
-pub fn hints(_text: &str, _from: Lang, _to: Lang) -> TranslationHints {
-    TranslationHints::default()
+/// What the translator is told besides the text: the glossary's prescribed terms found in it,
+/// and the names, places, numbers and codes to keep as they are.
+pub fn hints(text: &str, from: Lang, to: Lang) -> TranslationHints {
+    let glossary = Glossary::embedded();
+    TranslationHints {
+        glossary: glossary.terms_for(lang(from), lang(to), text).iter().map(|p| (p.source.to_owned(), p.target.to_owned())).collect(),
+        keep_verbatim: find_protected(text, lang(from), glossary).into_iter().map(|span| span.text).collect(),
+    }
 }
 
 /// The checks' verdict on one machine translation.
@@ -102,13 +110,28 @@ pub struct Verdict {
 /// one) before anything is shown.
 pub fn check(source: &str, output: &str, from: Lang, to: Lang, back: Option<&str>) -> Verdict {
     let mut verdict = Verdict { withheld: None, uncertain: false, reasons: Vec::new(), back_chrf: None };
-    if output.trim().is_empty() {
-        verdict.withheld = Some("empty".into());
-        return verdict;
+    // Wrong language or script, an echo, a loop: not shown as a translation at all.
+    match check_script(output, lang(to), Some(SourceText { text: source, language: lang(from) })) {
+        ScriptVerdict::Fits => {}
+        ScriptVerdict::Doubtful(findings) => {
+            verdict.uncertain = true;
+            verdict.reasons.extend(findings.iter().map(|f| f.code().to_owned()));
+        }
+        ScriptVerdict::Wrong(finding) => {
+            verdict.withheld = Some(finding.code().to_owned());
+            return verdict;
+        }
     }
-    if from != to && output.trim() == source.trim() {
-        verdict.withheld = Some("untranslated".into());
-        return verdict;
+    let glossary = Glossary::embedded();
+    if !glossary.violations(source, output, lang(from), lang(to)).is_empty() {
+        verdict.uncertain = true;
+        verdict.reasons.push("glossary_term_missing".into());
+    }
+    let spans = find_protected(source, lang(from), glossary);
+    let lost = check_protected(&spans, lang(from), output, lang(to), glossary);
+    if let Some(span) = lost.first() {
+        verdict.uncertain = true;
+        verdict.reasons.push(format!("{}_not_kept", span.kind.code()));
     }
     if let Some(back) = back {
         let score = chrf(back, source);
@@ -151,8 +174,12 @@ mod tests {
 
     #[test]
     fn an_echo_or_an_empty_output_is_withheld_and_a_bad_back_translation_is_uncertain() {
-        assert_eq!(check("Dobrý den", "Dobrý den", Lang::Cs, Lang::En, None).withheld.as_deref(), Some("untranslated"));
+        assert!(check("Dobrý den, posaďte se prosím", "Dobrý den, posaďte se prosím", Lang::Cs, Lang::En, None).withheld.is_some());
         assert_eq!(check("Dobrý den", "  ", Lang::Cs, Lang::En, None).withheld.as_deref(), Some("empty"));
+        let russian_for_ukrainian = check("Kde zaplatím poplatek?", "Вы можете оплатить сбор в кассе, это быстро.", Lang::Cs, Lang::Uk, None);
+        assert!(russian_for_ukrainian.withheld.is_some(), "{russian_for_ukrainian:?}");
+        let lost_city = check("Narodil jsem se v Belo Horizonte.", "I was born in a beautiful horizon.", Lang::Cs, Lang::En, None);
+        assert!(lost_city.uncertain && lost_city.reasons.iter().any(|r| r.ends_with("_not_kept")), "{lost_city:?}");
         let v = check("Podívejte se do kamery", "Look into the camera", Lang::Cs, Lang::En, Some("Podívejte se do kamery"));
         assert!(!v.uncertain && v.back_chrf == Some(100.0));
         let v = check("Podívejte se do kamery", "Look into the camera", Lang::Cs, Lang::En, Some("Zaplaťte poplatek"));
