@@ -22,15 +22,28 @@
 //      number + PIN read at the desk, no e-mail, Mongolian): a printable confirmation with code + QR.
 //   G  Devices: the administrator creates a display's enrolment link (shown once, QR code) and
 //      the link enrols a display in a fresh browser context.
+//   H  Interpreting, in a browser of its own whose fake microphone loops testset/cs-officer-01.wav
+//      plus 2 s of silence (interpret-mic.wav): the overseer (data/staff.txt) opens a session for
+//      an English-speaking client; the client screen (the officer page's #client-link) shows the
+//      notice (artificial intelligence, human interpreter); the officer's microphone streams a
+//      whole sentence before the acknowledgement and no segment appears; after #ack a segment
+//      (Czech transcript + labelled English translation, or withheld) appears on both screens
+//      within 150 s; the officer stops the AI; `prepazka ai-log export` of the session holds
+//      exactly one asr.segment, mt.segment and output.presented record per segment shown, in that
+//      order and after notice.acknowledged (interpret-ai-log.json), and `prepazka ai-log verify`
+//      passes. Needs the model cache (scripts/setup-models, scripts/setup-models --testset) and
+//      the worker binaries beside the binary; fails saying so if they are missing, or is skipped
+//      with PREPAZKA_SKIP_MODEL_TESTS=1.
 //   Accessibility: axe-core (WCAG 2 A + AA) on the home, slots, identity and confirmation pages
-//      of flow A, on the kiosk, ticket, counter and display pages of flow D, and on the pages of
-//      flows E, F and G; any serious or critical violation fails the run.
+//      of flow A, on the kiosk, ticket, counter and display pages of flow D, on the pages of
+//      flows E, F and G, and on flow H's notice, officer and client screens; any serious or
+//      critical violation fails the run.
 // Every page is screenshotted into the artifacts folder (uk-*.png, vi-*.png, ru-*.png,
-// kiosk-*.png, counter-*.png, display-*.png), with the axe results in axe.json and the server's
-// output in server.log.
+// kiosk-*.png, counter-*.png, display-*.png, interpret-*.png, …), with the axe results in
+// axe.json and the server's output in server.log.
 // The last line printed is "N passed, M failed"; the exit code is non-zero on any failure.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -43,7 +56,7 @@ const AXE_PATH = require.resolve('axe-core/axe.min.js');
 
 const STEP_TIMEOUT_MS = 15_000; // any single click, fill, navigation or wait
 const FLOW_TIMEOUT_MS = 60_000; // one whole flow
-const RUN_TIMEOUT_MS = 150_000; // the whole run, server start to exit
+const RUN_TIMEOUT_MS = 150_000; // the whole run without flow H, server start to exit
 
 // ---------------------------------------------------------------------------------------------
 // Command line
@@ -68,7 +81,8 @@ const { binary, artifacts } = parseArgs(process.argv.slice(2));
 fs.mkdirSync(artifacts, { recursive: true });
 // Remove what an earlier run left, so that every file there belongs to this run.
 for (const name of fs.readdirSync(artifacts)) {
-  if (/^(uk|vi|ru|kiosk|counter|display|supervisor|assist|admin)-.*\.png$/.test(name) || name === 'axe.json' || name === 'server.log') {
+  if (/^(uk|vi|ru|kiosk|counter|display|supervisor|assist|admin|interpret)-.*\.png$/.test(name) ||
+    ['axe.json', 'server.log', 'interpret-ai-log.json', 'interpret-mic.wav'].includes(name)) {
     fs.rmSync(path.join(artifacts, name), { force: true });
   }
 }
@@ -97,10 +111,14 @@ const NOT_RUSSIAN = /[іїєґөүІЇЄҐӨҮ]/; // Ukrainian- or Mongolian-onl
 const VIETNAMESE = /[ăđơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]/i;
 const BOOKING_CODE = /^[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}$/;
 
+const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+
 // ---------------------------------------------------------------------------------------------
 // The server under test
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'prepazka-browser-'));
+// Where `prepazka demo --data-dir` keeps its database (and `prepazka ai-log` looks for it).
+const databaseUrl = `sqlite://${path.join(dataDir, 'prepazka.db')}`;
 const serverLog = fs.createWriteStream(path.join(artifacts, 'server.log'));
 let server = null;
 
@@ -302,7 +320,7 @@ async function confirmHold(page, { lang, prefix, email }) {
   return codes;
 }
 
-const state = { ukCodes: [], kioskCheckIn: null, displayHighlight: null };
+const state = { ukCodes: [], kioskCheckIn: null, displayHighlight: null, micLoopSeconds: 0 };
 
 async function flowUkrainian(page, base) {
   await openSlots(page, base, { lang: 'uk', prefix: 'uk', office: 'praha-zizkov', service: 'card_pickup', axePrefix: 'uk-' });
@@ -672,6 +690,320 @@ async function flowDevices(page, base, open) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Flow H: interpreting at the counter, with Chromium's fake microphone playing a Czech sentence.
+
+const OVERSEER = 'interpreting_overseer-praha-zizkov';
+const SEGMENT_WAIT_MS = 150_000; // from the acknowledgement to the first segment on both screens
+const INTERPRET_FLOW_TIMEOUT_MS = 240_000; // flow H as a whole: the models run on the CPU
+const MIC_SILENCE_SECONDS = 2; // appended to the test sentence, so the voice detector closes it
+const MODEL_CACHE = process.env.PREPAZKA_MODEL_CACHE || path.join(os.homedir(), '.cache/prepazka/models');
+const MODEL_FILES = ['whisper-base.ggml.bin', 'qwen2.5-coder-1.5b-instruct-q4_k_m.gguf', 'testset/cs-officer-01.wav'];
+const WORKER_BINARIES = ['prepazka-asr-worker', 'prepazka-mt-worker'];
+
+/** Why flow H cannot run here (missing models or workers), or null. */
+function interpretingMissing() {
+  const models = MODEL_FILES.filter((f) => !fs.existsSync(path.join(MODEL_CACHE, f)));
+  if (models.length > 0) {
+    return `the model cache ${MODEL_CACHE} lacks ${models.join(', ')}: run scripts/setup-models and ` +
+      'scripts/setup-models --testset (or set PREPAZKA_SKIP_MODEL_TESTS=1 to skip flow H)';
+  }
+  const workerDir = process.env.PREPAZKA_WORKER_DIR || path.dirname(binary);
+  const workers = WORKER_BINARIES.filter((w) => !fs.existsSync(path.join(workerDir, w)));
+  if (workers.length > 0) return `${workers.join(' and ')} missing in ${workerDir}: run cargo build --bins`;
+  return null;
+}
+
+/**
+ * Writes `source` (16 kHz mono 16-bit PCM WAV) followed by `seconds` of silence to `target`, as a
+ * canonical 44-byte-header WAV: the fake microphone loops it, a sentence and then a pause.
+ */
+function writeMicWav(source, target, seconds) {
+  const bytes = fs.readFileSync(source);
+  assert(bytes.toString('ascii', 0, 4) === 'RIFF' && bytes.toString('ascii', 8, 12) === 'WAVE', `${source} is not a RIFF/WAVE file`);
+  let format = null;
+  let data = null;
+  for (let at = 12; at + 8 <= bytes.length; ) {
+    const id = bytes.toString('ascii', at, at + 4);
+    const size = bytes.readUInt32LE(at + 4);
+    const body = bytes.subarray(at + 8, Math.min(bytes.length, at + 8 + size));
+    if (id === 'fmt ') format = { tag: body.readUInt16LE(0), channels: body.readUInt16LE(2), rate: body.readUInt32LE(4), bits: body.readUInt16LE(14) };
+    if (id === 'data') data = body;
+    at += 8 + size + (size % 2);
+  }
+  assert(format && data, `${source} has no fmt or data chunk`);
+  const { tag, channels, rate, bits } = format;
+  assert(tag === 1 && channels === 1 && rate === 16_000 && bits === 16, `${source} is not 16 kHz mono 16-bit PCM: ${JSON.stringify(format)}`);
+  const pcm = Buffer.concat([data, Buffer.alloc(rate * 2 * seconds)]);
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0, 'ascii');
+  header.writeUInt32LE(36 + pcm.length, 4);
+  header.write('WAVE', 8, 'ascii');
+  header.write('fmt ', 12, 'ascii');
+  header.writeUInt32LE(16, 16); // fmt chunk size
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(1, 22); // mono
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * 2, 28); // byte rate
+  header.writeUInt16LE(2, 32); // block align
+  header.writeUInt16LE(16, 34); // bits per sample
+  header.write('data', 36, 'ascii');
+  header.writeUInt32LE(pcm.length, 40);
+  fs.writeFileSync(target, Buffer.concat([header, pcm]));
+  return { speechSeconds: data.length / (rate * 2), totalSeconds: pcm.length / (rate * 2) };
+}
+
+/** Runs `prepazka ai-log …` on the server's data directory and database; resolves with its exit code and output. */
+function aiLog(words) {
+  return new Promise((resolve) => {
+    const args = ['ai-log', ...words, '--data-dir', dataDir, '--database-url', databaseUrl];
+    execFile(binary, args, { env: { ...process.env, RUST_LOG: 'error' }, timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+      resolve({ code, output: `${stdout}${stderr}`.trim(), command: `prepazka ${args.join(' ')}` });
+    });
+  });
+}
+
+/** The ids (`n` of li#seg-n) of the segments a screen shows. */
+function shownSegments(page) {
+  return page.$$eval('ol#segments li.segment', (items) => items.map((li) => Number(li.id.replace(/^seg-/, ''))).sort((a, b) => a - b));
+}
+
+/** What one screen shows of its segments, with the label words of its language. */
+function readSegments(page) {
+  return page.evaluate(() => {
+    const text = (el) => (el ? el.textContent.trim() : null);
+    return {
+      labels: [PZ.words['interpret-machine'], PZ.words['interpret-prepared']], // eslint-disable-line no-undef
+      segments: [...document.querySelectorAll('ol#segments li.segment')].map((li) => ({
+        id: li.id,
+        className: li.className,
+        transcript: text(li.querySelector('.transcript')),
+        transcriptLang: li.querySelector('.transcript')?.lang ?? null,
+        translation: text(li.querySelector('.translation')),
+        translationLang: li.querySelector('.translation')?.lang ?? null,
+        label: text(li.querySelector('.label')),
+        withheld: text(li.querySelector('.withheld')),
+      })),
+    };
+  });
+}
+
+/** A complete segment: a transcript and either a labelled translation or a withheld note. */
+const COMPLETE_SEGMENT = () =>
+  [...document.querySelectorAll('ol#segments li.segment')].some((li) => {
+    const filled = (selector) => (li.querySelector(selector)?.textContent.trim() ?? '') !== '';
+    return filled('.transcript') && ((filled('.translation') && filled('.label')) || filled('.withheld'));
+  });
+
+async function waitForPhase(page, phase, what) {
+  try {
+    await page.waitForFunction((p) => document.body.dataset.phase === p, phase, { timeout: STEP_TIMEOUT_MS });
+  } catch {
+    throw new CheckFailed(`${what} did not reach phase "${phase}" within ${STEP_TIMEOUT_MS / 1000} s (phase "${await page.evaluate(() => document.body.dataset.phase)}", shown "${await page.locator('#phase').innerText().catch(() => '?')}")`);
+  }
+}
+
+/**
+ * Counts the audio frames the page sends on its WebSocket and how many carry speech, so the
+ * flow can tell that the microphone really streams (installed before the page's own script).
+ */
+function countAudioFrames() {
+  window.__audio = { frames: 0, loud: 0 };
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    if (data instanceof ArrayBuffer) {
+      window.__audio.frames += 1;
+      const samples = new Int16Array(data);
+      let peak = 0;
+      for (const s of samples) peak = Math.max(peak, Math.abs(s));
+      if (peak > 1_000) window.__audio.loud += 1;
+    }
+    return send.call(this, data);
+  };
+}
+
+async function flowInterpreting(officer, base, open) {
+  // 1. The overseer signs in and opens a session for an English-speaking client.
+  await officer.context().grantPermissions(['microphone'], { origin: new URL(base).origin });
+  await officer.context().addInitScript(countAudioFrames);
+  await staffSignIn(officer, base, OVERSEER, 'cs');
+  expectOk(await officer.goto(`${base}interpret`), '/interpret');
+  await officer.selectOption('select[name="language"]', 'en');
+  expectOk(await clickAndLoad(officer, officer.locator('form[action="/interpret/start"] button[type="submit"]')), 'start');
+  const id = /^\/interpret\/([^/?]+)$/.exec(new URL(officer.url()).pathname)?.[1];
+  assert(id, `starting a session led to ${officer.url()}, expected /interpret/<id>`);
+  await waitForPhase(officer, 'awaiting_notice', 'the officer screen');
+  const clientHref = await officer.getAttribute('a#client-link', 'href');
+  const clientUrl = new URL(clientHref ?? '', base);
+  assert(clientUrl.pathname === `/interpret/${id}/client` && clientUrl.searchParams.get('k') && clientUrl.searchParams.get('lang') === 'en',
+    `unexpected client link "${clientHref}"`);
+
+  // 2. The client's screen shows the notice, in English, before anything else.
+  const client = await open('interpret-client');
+  expectOk(await client.goto(clientUrl.href), 'the client screen');
+  await expectLang(client, 'en');
+  const notice = (await client.locator('#notice').innerText()).replace(/\s+/g, ' ');
+  assert(/artificial intelligence/i.test(notice) && /human interpreter/i.test(notice), `the notice mentions no artificial intelligence or human interpreter: "${notice}"`);
+  assert((await client.locator('#notice button#ack').count()) === 1, 'the notice has no button#ack');
+  await waitForPhase(client, 'awaiting_notice', 'the client screen');
+  await shot(client, 'interpret', 'client-notice');
+  await runAxe(client, 'interpret-notice');
+
+  // 3. The officer speaks before the notice is acknowledged: the audio streams, nothing is
+  //    processed. Wait for a whole sentence and its pause (one loop of the file), then 3 s more.
+  const micClicked = Date.now();
+  await officer.click('button#mic');
+  try {
+    await officer.waitForFunction(() => document.body.classList.contains('listening'), null, { timeout: STEP_TIMEOUT_MS });
+  } catch {
+    throw new CheckFailed(`the microphone did not start: "${await officer.locator('#working').innerText()}"`);
+  }
+  const loopFrames = Math.ceil(state.micLoopSeconds * 10) + 5; // 100 ms frames
+  try {
+    await officer.waitForFunction((n) => window.__audio.frames >= n && window.__audio.loud > 0, loopFrames, { timeout: STEP_TIMEOUT_MS });
+  } catch {
+    throw new CheckFailed(`the microphone sent too little audio before the notice: ${JSON.stringify(await officer.evaluate(() => window.__audio))}, wanted ${loopFrames} frames with speech`);
+  }
+  await officer.waitForTimeout(3_000);
+  const before = await officer.evaluate(() => ({ ...window.__audio }));
+  for (const [who, page] of [['officer', officer], ['client', client]]) {
+    const early = await page.locator('li.segment').count();
+    assert(early === 0, `${early} segment(s) on the ${who} screen before the notice was acknowledged`);
+  }
+  const working = (await officer.locator('#working').innerText()).trim();
+  assert(working === '', `the officer screen shows "${working}" before the notice was acknowledged`);
+
+  // 4. The client acknowledges; the session turns active on both screens.
+  expectOk(await clickAndLoad(client, client.locator('button#ack')), 'acknowledge the notice');
+  assert((await client.locator('#notice').count()) === 0, 'the notice is still shown after the acknowledgement');
+  assert((await client.locator('#ai-label').count()) === 1, 'no #ai-label reminder after the acknowledgement');
+  const acknowledged = Date.now();
+  await waitForPhase(client, 'active', 'the client screen');
+  await waitForPhase(officer, 'active', 'the officer screen');
+
+  // 5. Within SEGMENT_WAIT_MS a segment is transcribed, translated and shown on both screens.
+  try {
+    await officer.waitForFunction(COMPLETE_SEGMENT, null, { timeout: SEGMENT_WAIT_MS, polling: 250 });
+    await client.waitForFunction(COMPLETE_SEGMENT, null, { timeout: STEP_TIMEOUT_MS, polling: 250 });
+  } catch {
+    const status = async (p) => `${await p.locator('#phase').innerText().catch(() => '?')} · ${await p.locator('#working').innerText().catch(() => '?')}`;
+    throw new CheckFailed(`no complete segment on both screens within ${SEGMENT_WAIT_MS / 1000} s of the acknowledgement ` +
+      `(officer: ${await officer.locator('li.segment').count()} segment(s), "${await status(officer)}"; client: ${await client.locator('li.segment').count()}, "${await status(client)}"; ` +
+      `audio ${JSON.stringify(await officer.evaluate(() => window.__audio))})`);
+  }
+  const firstAfter = Date.now() - acknowledged;
+  const seen = { officer: await readSegments(officer), client: await readSegments(client) };
+  for (const [who, { labels, segments }] of Object.entries(seen)) {
+    const complete = segments.filter((s) => s.transcript && ((s.translation && s.label) || s.withheld));
+    assert(complete.length > 0, `the ${who} screen lost its segment: ${JSON.stringify(segments)}`);
+    for (const s of complete) {
+      assert(s.className.split(/\s+/).includes('officer'), `${who} ${s.id} is not the officer's speech: class "${s.className}"`);
+      assert(s.transcriptLang === 'cs', `${who} ${s.id}: transcript lang="${s.transcriptLang}", expected cs`);
+      if (s.translation) {
+        assert(s.translationLang === 'en', `${who} ${s.id}: translation lang="${s.translationLang}", expected en`);
+        assert(labels.includes(s.label), `${who} ${s.id}: label "${s.label}" is neither of ${JSON.stringify(labels)}`);
+      }
+    }
+  }
+  for (const s of seen.client.segments) {
+    const o = seen.officer.segments.find((x) => x.id === s.id);
+    if (!o || !o.transcript || !s.transcript) continue;
+    assert(o.transcript === s.transcript && o.translation === s.translation && o.withheld === s.withheld,
+      `${s.id} differs between the screens: officer ${JSON.stringify(o)}, client ${JSON.stringify(s)}`);
+  }
+  await shot(officer, 'interpret', 'officer-segment');
+  await shot(client, 'interpret', 'client-segment');
+  await runAxe(officer, 'interpret-officer');
+  await runAxe(client, 'interpret-client');
+
+  // 6. Stop: the AI halts at once on both screens.
+  const stop = officer.locator('form[action$="/finish"]:has(button[value="stop"]) button[value="stop"]');
+  expectOk(await clickAndLoad(officer, stop), 'stop');
+  await waitForPhase(officer, 'stopped', 'the officer screen');
+  await waitForPhase(client, 'stopped', 'the client screen');
+  const shown = await shownSegments(officer);
+  const shownToClient = await shownSegments(client);
+  assert(JSON.stringify(shown) === JSON.stringify(shownToClient), `the screens show different segments: officer ${shown}, client ${shownToClient}`);
+  await shot(officer, 'interpret', 'officer-stopped');
+
+  // 7. The AI log: exactly one transcription, translation and presentation record per segment
+  //    shown, in that order, all after the acknowledgement; nothing presented that is not shown.
+  const bundleFile = path.join(artifacts, 'interpret-ai-log.json');
+  const exported = await aiLog(['export', '--session', id, '--to', bundleFile]);
+  assert(exported.code === 0, `${exported.command} exited with ${exported.code}: ${exported.output}`);
+  const bundle = JSON.parse(fs.readFileSync(bundleFile, 'utf8'));
+  assert(bundle.format === 'prepazka-ailog-export/v1' && Array.isArray(bundle.entries), `unexpected bundle format ${bundle.format}`);
+  const records = bundle.entries.map((e) => ({ seq: e.seq, proof: e.proof, ...JSON.parse(e.record) }));
+  for (const r of records) assert(r.session === id, `record ${r.seq} (${r.kind}) belongs to session ${r.session}, not ${id}`);
+  assert(records.every((r) => Array.isArray(r.proof)), 'an exported record has no inclusion proof');
+  const ofKind = (kind, segment) => records.filter((r) => r.kind === kind && (segment === undefined || r.segment === segment));
+  for (const kind of ['session.start', 'notice.acknowledged', 'session.stop']) {
+    assert(ofKind(kind).length === 1, `${ofKind(kind).length} ${kind} record(s), expected 1`);
+  }
+  const ackSeq = ofKind('notice.acknowledged')[0].seq;
+  const earlyAsr = ofKind('asr.segment').filter((r) => r.seq < ackSeq);
+  assert(earlyAsr.length === 0, `${earlyAsr.length} asr.segment record(s) before notice.acknowledged`);
+  const withheldNotServed = new Set(seen.officer.segments.filter((s) => /direction_not_served/.test(s.withheld ?? '')).map((s) => Number(s.id.replace(/^seg-/, ''))));
+  for (const n of shown) {
+    const counts = ['asr.segment', 'mt.segment', 'output.presented'].map((kind) => ofKind(kind, `s${n}`));
+    const wanted = [1, withheldNotServed.has(n) ? 0 : 1, 1];
+    assert(counts.every((c, i) => c.length === wanted[i]),
+      `segment ${n}: ${counts.map((c, i) => `${c.length} ${['asr.segment', 'mt.segment', 'output.presented'][i]}`).join(', ')}, expected ${wanted.join('/')}`);
+    const seqs = counts.flat().map((r) => r.seq);
+    assert(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), `segment ${n}: its records are out of order (seq ${seqs.join(', ')})`);
+  }
+  const presentedNotShown = ofKind('output.presented').map((r) => r.segment).filter((s) => !shown.includes(Number(s.replace(/^s/, ''))));
+  assert(presentedNotShown.length === 0, `output.presented for segment(s) not on the screen: ${presentedNotShown.join(', ')}`);
+  const verified = await aiLog(['verify']);
+  assert(verified.code === 0, `${verified.command} exited with ${verified.code}: ${verified.output}`);
+  assert(/the AI log verifies/.test(verified.output), `ai-log verify said: ${verified.output}`);
+
+  const discarded = ofKind('output.discarded').length;
+  return `${shown.length} segment(s) shown (first ${(firstAfter / 1000).toFixed(1)} s after the acknowledgement; ` +
+    `${before.frames} audio frames sent before it, none processed); ${records.length} records exported` +
+    `${discarded ? ` (${discarded} discarded on stop)` : ''}, one asr/mt/output record per segment, log verifies`;
+}
+
+/**
+ * Runs flow H in a browser of its own, whose fake microphone loops the test sentence (Chromium
+ * reads the file at launch). Resolves with whether the flow ran, so its pages count for axe.
+ */
+async function runInterpretingFlow(base) {
+  const name = 'H: interpreting with a fake microphone (notice first, segment on both screens, AI log)';
+  if (process.env.PREPAZKA_SKIP_MODEL_TESTS === '1') {
+    console.log(`skip  ${name} — PREPAZKA_SKIP_MODEL_TESTS=1`);
+    return false;
+  }
+  const missing = interpretingMissing();
+  if (missing) {
+    record(name, false, missing);
+    return false;
+  }
+  const wav = path.join(artifacts, 'interpret-mic.wav');
+  let browser;
+  try {
+    const { totalSeconds } = writeMicWav(path.join(MODEL_CACHE, 'testset/cs-officer-01.wav'), wav, MIC_SILENCE_SECONDS);
+    state.micLoopSeconds = totalSeconds;
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      timeout: STEP_TIMEOUT_MS,
+      args: [...CHROMIUM_ARGS, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-audio-capture=${wav}`,
+        '--autoplay-policy=no-user-gesture-required'],
+    });
+  } catch (error) {
+    record(name, false, `cannot start Chromium with a fake microphone: ${error.message}`);
+    if (browser) await browser.close().catch(() => {});
+    return false;
+  }
+  try {
+    await runFlow(browser, base, name, 'interpret', flowInterpreting, { viewport: { width: 1280, height: 900 } }, INTERPRET_FLOW_TIMEOUT_MS);
+  } finally {
+    await browser.close().catch(() => {});
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Running it all
 
 const results = [];
@@ -686,7 +1018,7 @@ function record(name, ok, detail) {
  * more pages, each in a context of its own, from `open(prefix, options)`; on failure every page
  * is screenshotted as `<its prefix>-FAILED.png`.
  */
-async function runFlow(browser, base, name, prefix, flow, pageOptions = {}) {
+async function runFlow(browser, base, name, prefix, flow, pageOptions = {}, timeoutMs = FLOW_TIMEOUT_MS) {
   const pages = [];
   const open = async (pagePrefix, options) => {
     const opened = await newPage(browser, options);
@@ -696,7 +1028,7 @@ async function runFlow(browser, base, name, prefix, flow, pageOptions = {}) {
   };
   try {
     const page = await open(prefix, pageOptions);
-    const detail = await withTimeout(flow(page, base, open), FLOW_TIMEOUT_MS, name);
+    const detail = await withTimeout(flow(page, base, open), timeoutMs, name);
     const jsErrors = pages.flatMap((p) => p.jsErrors.map((e) => (pages.length > 1 ? `${p.prefix}: ${e}` : e)));
     assert(jsErrors.length === 0, `JavaScript errors: ${jsErrors.join('; ')}`);
     record(name, true, detail);
@@ -737,9 +1069,10 @@ function checkDisplayHighlight() {
 }
 
 /** One check per axe-scanned page: fails on any serious or critical violation. */
-function checkAxe() {
+function checkAxe(interpreting) {
   const pages = ['uk-home', 'uk-slots', 'uk-identity', 'uk-confirmed', 'kiosk', 'kiosk-ticket', 'counter', 'display', 'supervisor',
-    'assist', 'assist-identity', 'assist-booked', 'admin-devices', 'admin-device-created'];
+    'assist', 'assist-identity', 'assist-booked', 'admin-devices', 'admin-device-created',
+    ...(interpreting ? ['interpret-notice', 'interpret-officer', 'interpret-client'] : [])];
   for (const label of pages) {
     const result = axeResults[label];
     if (!result) {
@@ -765,11 +1098,13 @@ function checkAxe() {
 }
 
 async function main() {
+  // Flow H gets its own time on top (its browser's start and the ai-log commands included).
+  const runLimit = RUN_TIMEOUT_MS + INTERPRET_FLOW_TIMEOUT_MS + 30_000;
   const watchdog = setTimeout(() => {
-    console.error(`the whole run took longer than ${RUN_TIMEOUT_MS / 1000} s; giving up`);
+    console.error(`the whole run took longer than ${runLimit / 1000} s; giving up`);
     console.log(`${results.filter((r) => r.ok).length} passed, ${results.filter((r) => !r.ok).length + 1} failed`);
     process.exit(1);
-  }, RUN_TIMEOUT_MS);
+  }, runLimit);
 
   let browser;
   try {
@@ -778,7 +1113,7 @@ async function main() {
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
       timeout: STEP_TIMEOUT_MS,
-      args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+      args: CHROMIUM_ARGS,
     });
     await runFlow(browser, base, 'A: booking in Ukrainian (Olena + child, consecutive)', 'uk', flowUkrainian);
     await runFlow(browser, base, 'A: manage and cancel in Ukrainian', 'uk-manage', flowManage);
@@ -792,9 +1127,10 @@ async function main() {
     });
     await runFlow(browser, base, 'F: assisted booking at the desk, printed confirmation', 'assist', flowAssisted);
     await runFlow(browser, base, 'G: the administrator enrols a display', 'admin', flowDevices);
+    const interpreting = await runInterpretingFlow(base);
     checkKioskCheckIn();
     checkDisplayHighlight();
-    checkAxe();
+    checkAxe(interpreting);
     const crashed = server.exitCode !== null || server.signalCode !== null;
     record('server still running after the flows', !crashed, crashed ? `exited with ${server.exitCode ?? server.signalCode}` : '');
   } catch (error) {
