@@ -210,6 +210,15 @@ fn screen_script(locale: Locale, side: Side, socket: &str, csrf: Option<&str>, s
         "interpret-rejected",
         "interpret-accepted",
         "interpret-back-translation",
+        "interpret-second-opinion",
+        "interpret-reason-direction_not_served",
+        "interpret-reason-low_confidence",
+        "interpret-reason-back_translation_differs",
+        "interpret-reason-second_opinion_differs",
+        "interpret-reason-glossary_term_missing",
+        "interpret-reason-not_kept",
+        "interpret-reason-officer_marked",
+        "interpret-reason-language",
         "interpret-phase-awaiting_notice",
         "interpret-phase-active",
         "interpret-phase-human_interpreter",
@@ -247,6 +256,8 @@ fn screen_script(locale: Locale, side: Side, socket: &str, csrf: Option<&str>, s
 
 const SCREEN_JS: &str = r#"
 const W = (k) => PZ.words[k] || k;
+const KNOWN = ['direction_not_served', 'low_confidence', 'back_translation_differs', 'second_opinion_differs', 'glossary_term_missing', 'officer_marked'];
+const why = (code) => W('interpret-reason-' + (KNOWN.includes(code) ? code : code.endsWith('_not_kept') ? 'not_kept' : 'language'));
 const list = document.getElementById('segments');
 const phaseBox = document.getElementById('phase');
 const workingBox = document.getElementById('working');
@@ -273,12 +284,13 @@ function render(s) {
     label.textContent = s.label === 'prepared' ? W('interpret-prepared') : W('interpret-machine');
     li.append(label, tr);
   } else if (s.withheld) {
-    const w = document.createElement('p'); w.className = 'withheld'; w.textContent = W('interpret-withheld') + ' (' + s.withheld + ')'; li.append(w);
+    const w = document.createElement('p'); w.className = 'withheld'; w.textContent = W('interpret-withheld') + ': ' + why(s.withheld); li.append(w);
   }
-  if (s.uncertain) { const u = document.createElement('p'); u.className = 'flag'; u.textContent = '⚠ ' + W('interpret-uncertain') + (s.reasons.length ? ': ' + s.reasons.join(', ') : ''); li.append(u); }
+  if (s.uncertain) { const u = document.createElement('p'); u.className = 'flag'; u.textContent = '⚠ ' + W('interpret-uncertain') + (s.reasons.length ? ': ' + s.reasons.map(why).join('; ') : ''); li.append(u); }
   if (s.correction) { const c = document.createElement('p'); c.className = 'correction'; c.textContent = W('interpret-corrected') + ': ' + s.correction; li.append(c); }
   if (s.review === 'rejected') { const r = document.createElement('p'); r.className = 'flag'; r.textContent = W('interpret-rejected'); li.append(r); }
   if (s.review === 'accepted') { const r = document.createElement('p'); r.className = 'muted'; r.textContent = '✓ ' + W('interpret-accepted'); li.append(r); }
+  if (s.second_opinion) { const b = document.createElement('p'); b.className = 'muted'; b.textContent = W('interpret-second-opinion') + ': ' + s.second_opinion; li.append(b); }
   if (s.back_translation) { const b = document.createElement('p'); b.className = 'muted'; b.textContent = W('interpret-back-translation') + ' (chrF ' + Math.round(s.back_chrf ?? 0) + '): ' + s.back_translation; li.append(b); }
   if (PZ.side === 'officer') {
     const form = document.createElement('form'); form.className = 'oversee'; form.method = 'post'; form.action = '/interpret/' + PZ.session + '/segments/' + s.id;
@@ -537,6 +549,9 @@ async fn run_socket(handle: SessionHandle, side: Side, mut out: actix_ws::Sessio
             },
             message = incoming.next() => match message {
                 None | Some(Ok(Message::Close(_))) => break,
+                // The browser went away (page closed or reloaded, e.g. after the notice's
+                // form): Chromium closes the connection right after its close frame.
+                Some(Err(actix_ws::ProtocolError::Io(_))) => break,
                 Some(Err(_)) => { ending = Some(bad_audio("frame")); break; }
                 Some(Ok(Message::Ping(bytes))) => { let _ = out.pong(&bytes).await; }
                 Some(Ok(Message::Pong(_))) | Some(Ok(Message::Nop)) => {}

@@ -18,6 +18,17 @@ use super::engine::{ModelInfo, TranslationHints};
 /// A back-translation scoring below this chrF marks the segment uncertain on both screens.
 pub const BACK_TRANSLATION_CHRF_MIN: f64 = 35.0;
 
+/// Whisper's own English translation scoring below this chrF against the machine translation
+/// marks the segment uncertain. Two correct translations of one sentence differ in wording, so
+/// this is lower than the back-translation bound.
+pub const SECOND_OPINION_CHRF_MIN: f64 = 30.0;
+
+/// chrF of the machine translation against whisper's own English (symmetric enough for a flag:
+/// the mean of both directions).
+pub fn second_opinion_chrf(machine: &str, whisper: &str) -> f64 {
+    (chrf(machine, whisper) + chrf(whisper, machine)) / 2.0
+}
+
 /// How far a transcription can be trusted, from whisper's own numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Confidence {
@@ -176,7 +187,8 @@ mod tests {
     fn an_echo_or_an_empty_output_is_withheld_and_a_bad_back_translation_is_uncertain() {
         assert!(check("Dobrý den, posaďte se prosím", "Dobrý den, posaďte se prosím", Lang::Cs, Lang::En, None).withheld.is_some());
         assert_eq!(check("Dobrý den", "  ", Lang::Cs, Lang::En, None).withheld.as_deref(), Some("empty"));
-        let russian_for_ukrainian = check("Kde zaplatím poplatek?", "Вы можете оплатить сбор в кассе, это быстро.", Lang::Cs, Lang::Uk, None);
+        let russian_for_ukrainian =
+            check("Kde zaplatím poplatek?", "Вы можете оплатить сбор в кассе, это быстро.", Lang::Cs, Lang::Uk, None);
         assert!(russian_for_ukrainian.withheld.is_some(), "{russian_for_ukrainian:?}");
         let lost_city = check("Narodil jsem se v Belo Horizonte.", "I was born in a beautiful horizon.", Lang::Cs, Lang::En, None);
         assert!(lost_city.uncertain && lost_city.reasons.iter().any(|r| r.ends_with("_not_kept")), "{lost_city:?}");

@@ -129,6 +129,8 @@ pub struct SegmentView {
     pub back_translation: Option<String>,
     /// chrF of the back-translation against the transcript, 0–100.
     pub back_chrf: Option<f32>,
+    /// Whisper's own speech → English translation, where the target is English: for the officer.
+    pub second_opinion: Option<String>,
     /// Why a translation is not shown (wrong language or script, direction not served).
     pub withheld: Option<String>,
     pub phrase: Option<String>,
@@ -140,7 +142,7 @@ pub struct SegmentView {
 impl SegmentView {
     /// What the client's screen may see: no back-translation, no internal scores.
     pub fn for_client(&self) -> SegmentView {
-        SegmentView { back_translation: None, back_chrf: None, ..self.clone() }
+        SegmentView { back_translation: None, back_chrf: None, second_opinion: None, ..self.clone() }
     }
 }
 
@@ -482,7 +484,7 @@ impl Job {
         self.working(side, "recognising");
         let recognised = {
             let recogniser = self.engines.recogniser.clone();
-            let samples = utterance.samples;
+            let samples = utterance.samples.clone();
             patiently(|| {
                 let recogniser = recogniser.clone();
                 let samples = samples.clone();
@@ -535,6 +537,7 @@ impl Job {
             reasons: if confidence == rules::Confidence::Low { vec!["low_confidence".into()] } else { Vec::new() },
             back_translation: None,
             back_chrf: None,
+            second_opinion: None,
             withheld: None,
             phrase: None,
             review: Review::Pending,
@@ -604,7 +607,30 @@ impl Job {
             } else {
                 None
             };
-            let verdict = rules::check(&text, &forward.text, from, to, back.as_ref().map(|b| b.text.as_str()));
+            let mut verdict = rules::check(&text, &forward.text, from, to, back.as_ref().map(|b| b.text.as_str()));
+            // Where English is the target, whisper's own speech → English translation is a
+            // second opinion from a different model: a large disagreement marks the segment.
+            let second = if to == Lang::En && verdict.withheld.is_none() {
+                let recogniser = self.engines.recogniser.clone();
+                let samples = utterance.samples.clone();
+                patiently(|| {
+                    let recogniser = recogniser.clone();
+                    let samples = samples.clone();
+                    async move { recogniser.transcribe(from.code(), samples, true).await }
+                })
+                .await
+                .ok()
+                .map(|t| t.text.trim().to_owned())
+                .filter(|t| !t.is_empty())
+            } else {
+                None
+            };
+            let second_chrf = second.as_deref().map(|second| rules::second_opinion_chrf(&forward.text, second));
+            if second_chrf.is_some_and(|c| c < rules::SECOND_OPINION_CHRF_MIN) {
+                verdict.uncertain = true;
+                verdict.reasons.push("second_opinion_differs".into());
+            }
+            view.second_opinion = second.clone();
             view.timings.checks = checks_started.elapsed().as_millis() as u64;
             view.back_translation = back.as_ref().map(|b| b.text.clone());
             view.back_chrf = verdict.back_chrf;
@@ -646,6 +672,10 @@ impl Job {
                 self.seal(&mut draft.texts, "text", &forward.text)?;
                 if let Some(back) = &back {
                     self.seal(&mut draft.texts, "back_translation", &back.text)?;
+                }
+                if let (Some(second), Some(chrf)) = (&second, second_chrf) {
+                    self.seal(&mut draft.texts, "second_opinion", second)?;
+                    put_int(&mut draft.body, "second_opinion_chrf_permille", (chrf * 10.0) as i64)?;
                 }
                 Ok::<_, AiLogError>(draft)
             })();
