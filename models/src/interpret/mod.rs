@@ -3,6 +3,7 @@
 //! checks themselves follow in this module tree.
 
 pub mod chrf;
+pub mod confidence;
 pub mod glossary;
 pub mod language;
 pub mod phrasebook;

@@ -193,7 +193,7 @@ const CS_NE_WORDS: &[&str] = &[
 
 /// A word class whose swap turns a sentence around although it changes only a few letters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Contrast {
+pub(crate) enum Contrast {
     Negation,
     Left,
     Right,
@@ -273,6 +273,13 @@ fn contrast(language: InterpretLanguage, word: &str) -> Option<Contrast> {
     } else {
         None
     }
+}
+
+/// The numbers (sorted digit groups) and contrast words (sorted classes) of a text: what the
+/// matching gates compare, and what the back-translation check compares between a source and
+/// its back-translation.
+pub(crate) fn gate_signature(language: InterpretLanguage, text: &str) -> (Vec<String>, Vec<Contrast>) {
+    MatchKey::new(language, text).map_or_else(Default::default, |k| (k.numbers, k.contrasts))
 }
 
 /// One sentence of the phrasebook in all six languages.
