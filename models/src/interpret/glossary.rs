@@ -8,10 +8,10 @@
 //! the same file because the prompt should carry them too (Praha = Prague); the name protection
 //! checks them ([`super::protect`]), so they are not reported as glossary violations.
 //!
-//! Data: `models/data/glossary.toml`, compiled in (its header documents the format). Matching is
-//! case- and diacritic-insensitive and inflection-tolerant without a dictionary, by a stem rule
-//! per language ([`WordPattern`]); where the rule misses a form (`vízum`/`víza`), the data lists
-//! it or marks a prefix with `*`.
+//! Data: `models/data/glossary.toml`, compiled in (its header documents the format and the stem
+//! rule per language). Matching is case- and diacritic-insensitive and inflection-tolerant
+//! without a dictionary; where the stem rule misses a form (`vízum`/`víza`), the data lists it or
+//! marks a prefix with `*`.
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -143,7 +143,7 @@ impl Term {
 
     /// The canonical form in `language`: what the prompt carries and the UI shows.
     pub fn canonical(&self, language: InterpretLanguage) -> &str {
-        // unwrap-free: parse guarantees a first form without `*` in every language.
+        // Parse refuses a language without a first form, so the fallback never shows.
         self.forms[slot(language)].first().map_or("", String::as_str)
     }
 

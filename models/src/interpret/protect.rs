@@ -97,7 +97,7 @@ fn tokens(text: &str) -> Vec<Token<'_>> {
     let mut sentence_start = true;
     let mut offset = 0;
     for raw in text.split_whitespace() {
-        // unwrap-free: `raw` is a slice of `text` found from `offset` on.
+        // `raw` is a slice of `text` at or after `offset`, so `find` always succeeds.
         let start = offset + text[offset..].find(raw).unwrap_or(0);
         offset = start + raw.len();
         let core = raw.trim_matches(|c: char| !c.is_alphanumeric());

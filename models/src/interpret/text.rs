@@ -226,7 +226,7 @@ pub(crate) fn fold_char(c: char) -> char {
     base_letters().get(&c).copied().unwrap_or(c)
 }
 
-/// [`fold_char`] over a whole (normalised) text.
+/// Every letter of a (normalised) text without its diacritics (`ř` → `r`, `ệ` → `e`).
 pub fn fold_diacritics(text: &str) -> String {
     text.chars().filter(|&c| !is_combining_mark(c)).map(fold_char).collect()
 }
