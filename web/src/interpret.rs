@@ -257,7 +257,7 @@ fn screen_script(locale: Locale, side: Side, socket: &str, csrf: Option<&str>, s
 const SCREEN_JS: &str = r#"
 const W = (k) => PZ.words[k] || k;
 const KNOWN = ['direction_not_served', 'low_confidence', 'back_translation_differs', 'second_opinion_differs', 'glossary_term_missing', 'officer_marked'];
-const why = (code) => W('interpret-reason-' + (KNOWN.includes(code) ? code : code.endsWith('_not_kept') ? 'not_kept' : 'language'));
+const why = (code) => W('interpret-reason-' + (KNOWN.includes(code) ? code : code.startsWith('back_translation') ? 'back_translation_differs' : code === 'protected_missing' ? 'not_kept' : 'language'));
 const list = document.getElementById('segments');
 const phaseBox = document.getElementById('phase');
 const workingBox = document.getElementById('working');

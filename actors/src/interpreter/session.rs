@@ -497,7 +497,7 @@ impl Job {
             Err(err) => return self.engine_failed(side, "asr", &err).await,
         };
         let text = transcript.text.trim().to_owned();
-        let confidence = rules::confidence(transcript.avg_logprob, transcript.no_speech_prob);
+        let confidence = rules::confidence(&text, transcript.avg_logprob, transcript.no_speech_prob);
         if text.is_empty() || confidence == rules::Confidence::NoSpeech {
             return Outcome::Nothing { side, code: "interpret-no-speech".into() };
         }
