@@ -107,7 +107,8 @@ fn main() -> ExitCode {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PREPAZKA_WORKER_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("PREPAZKA_WORKER_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt().with_writer(io::stderr).with_ansi(false).with_target(false).with_env_filter(filter).init();
     // whisper.cpp and ggml log through these hooks into tracing (stderr), not onto stdout.
     whisper_rs::install_logging_hooks();
@@ -127,7 +128,10 @@ fn run(args: &WorkerArgs, protocol_out: std::fs::File) -> Result<(), String> {
     let context = WhisperContext::new_with_params(path_str(model)?, WhisperContextParameters::default())
         .map_err(|e| format!("cannot load {}: {e}", model.display()))?;
     let state = context.create_state().map_err(|e| format!("cannot create a whisper state: {e}"))?;
-    let model_sha256 = hashing.join().map_err(|_| "the hashing thread panicked".to_owned())?.map_err(|e| format!("cannot hash {}: {e}", model.display()))?;
+    let model_sha256 = hashing
+        .join()
+        .map_err(|_| "the hashing thread panicked".to_owned())?
+        .map_err(|e| format!("cannot hash {}: {e}", model.display()))?;
 
     let (decoding, decoding_sha256) = decoding_fingerprint(&DECODING.to_json());
     let info = Info {

@@ -73,7 +73,8 @@ fn main() -> ExitCode {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PREPAZKA_WORKER_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("PREPAZKA_WORKER_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt().with_writer(io::stderr).with_ansi(false).with_target(false).with_env_filter(filter).init();
     // llama.cpp and ggml log through this hook into tracing (stderr), not onto stdout.
     llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
@@ -107,11 +108,19 @@ fn run(args: &WorkerArgs, protocol_out: std::fs::File) -> Result<(), String> {
         std::thread::spawn(move || worker::sha256_file(&path))
     };
     let backend = LlamaBackend::init().map_err(|e| format!("cannot start llama.cpp: {e}"))?;
-    let model = LlamaModel::load_from_file(&backend, model_path, &LlamaModelParams::default()).map_err(|e| format!("cannot load {}: {e}", model_path.display()))?;
+    let model = LlamaModel::load_from_file(&backend, model_path, &LlamaModelParams::default())
+        .map_err(|e| format!("cannot load {}: {e}", model_path.display()))?;
     let threads = i32::try_from(args.threads).unwrap_or(1);
-    let context_params = LlamaContextParams::default().with_n_ctx(NonZeroU32::new(N_CTX)).with_n_batch(N_CTX).with_n_threads(threads).with_n_threads_batch(threads);
+    let context_params = LlamaContextParams::default()
+        .with_n_ctx(NonZeroU32::new(N_CTX))
+        .with_n_batch(N_CTX)
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads);
     let context = model.new_context(&backend, context_params).map_err(|e| format!("cannot create a llama context: {e}"))?;
-    let model_sha256 = hashing.join().map_err(|_| "the hashing thread panicked".to_owned())?.map_err(|e| format!("cannot hash {}: {e}", model_path.display()))?;
+    let model_sha256 = hashing
+        .join()
+        .map_err(|_| "the hashing thread panicked".to_owned())?
+        .map_err(|e| format!("cannot hash {}: {e}", model_path.display()))?;
 
     let (decoding, decoding_sha256) = decoding_fingerprint(&decoding_json());
     let info = Info {
@@ -168,7 +177,10 @@ impl Engine for Mt<'_> {
         let room = (N_CTX as usize).saturating_sub(prompt.len());
         let budget = prompt::max_new_tokens(text_tokens).min(room);
         if budget < 16 {
-            return Err(JobError::bad_input(format!("the prompt takes {} of the {N_CTX} tokens of context; shorten the text or the glossary", prompt.len())));
+            return Err(JobError::bad_input(format!(
+                "the prompt takes {} of the {N_CTX} tokens of context; shorten the text or the glossary",
+                prompt.len()
+            )));
         }
 
         self.context.clear_kv_cache();

@@ -40,7 +40,8 @@ fn theirs(text: impl Into<String>) -> Piece {
 /// The whole prompt, ending where the assistant's answer begins. The index of the user's text
 /// among the pieces is returned too: its token count sets the answer's budget.
 pub fn build(from: Language, to: Language, glossary: &[(String, String)], keep_verbatim: &[String], text: &str) -> (Vec<Piece>, usize) {
-    let mut pieces = vec![ours("<|im_start|>system\n"), ours(SYSTEM_PROMPT.replace("{from}", from.english_name()).replace("{to}", to.english_name()))];
+    let mut pieces =
+        vec![ours("<|im_start|>system\n"), ours(SYSTEM_PROMPT.replace("{from}", from.english_name()).replace("{to}", to.english_name()))];
     if !glossary.is_empty() {
         pieces.push(ours(GLOSSARY_INTRO));
         for (source, target) in glossary {

@@ -33,7 +33,10 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use crate::frame::{self, Frame, PREFIX_LEN};
-use crate::message::{encode_samples, AsrTask, Info, JobError, Language, Reply, ReplyEnvelope, Request, RequestEnvelope, Transcript, TranslateRequest, Translation};
+use crate::message::{
+    encode_samples, AsrTask, Info, JobError, Language, Reply, ReplyEnvelope, Request, RequestEnvelope, Transcript, TranslateRequest,
+    Translation,
+};
 
 /// How to start and use one worker. Plain data: build it with [`WorkerConfig::new`] and struct
 /// update syntax.
@@ -369,7 +372,8 @@ async fn exchange(process: &mut Process, id: u64, request: &[u8]) -> Result<Repl
     process.mid_write = false;
     loop {
         let frame = read_frame(&mut process.stdout).await?;
-        let envelope: ReplyEnvelope = serde_json::from_slice(&frame.header).map_err(|e| Broken::Protocol(format!("bad reply header: {e}")))?;
+        let envelope: ReplyEnvelope =
+            serde_json::from_slice(&frame.header).map_err(|e| Broken::Protocol(format!("bad reply header: {e}")))?;
         match envelope.id {
             Some(got) if got == id => return Ok(envelope.reply),
             Some(got) => tracing::debug!(got, want = id, "dropping the reply to an abandoned request"),
@@ -446,7 +450,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_binary_is_a_start_error() {
-        let err = WorkerClient::spawn(WorkerConfig::new("/nonexistent/prepazka-asr-worker", "/nonexistent/model")).await.expect_err("no binary");
+        let err =
+            WorkerClient::spawn(WorkerConfig::new("/nonexistent/prepazka-asr-worker", "/nonexistent/model")).await.expect_err("no binary");
         assert!(matches!(err, WorkerError::Start { .. }), "{err}");
     }
 

@@ -158,14 +158,12 @@ pub fn read_body(r: &mut impl Read, prefix: Prefix) -> Result<Frame, FrameError>
 ///
 /// `window` is the last four bytes already consumed (the bad "magic" itself, say), so that a
 /// frame starting one to three bytes into them is still found. A magic followed by impossible
-/// lengths sends the search on from after those lengths.
+/// lengths is an error of its own (the caller reports it and calls `resync` again), so that
+/// every broken frame is answered.
 pub fn resync(r: &mut impl Read, mut window: [u8; 4]) -> Result<Frame, FrameError> {
     loop {
         if window == MAGIC {
-            match read_after_magic(r) {
-                Err(e) if e.needs_resync() => window = [0; 4],
-                other => return other,
-            }
+            return read_after_magic(r);
         }
         let mut byte = [0u8; 1];
         if read_full(r, &mut byte)? == 0 {
@@ -262,13 +260,15 @@ mod tests {
     }
 
     #[test]
-    fn resync_skips_a_magic_with_broken_lengths() {
-        let mut bytes = MAGIC.to_vec();
+    fn garbage_then_a_magic_with_broken_lengths_then_a_frame() {
+        let mut bytes = b"junk".to_vec();
+        bytes.extend_from_slice(&MAGIC);
         bytes.extend_from_slice(&[0xff; 8]);
         bytes.extend(frame(r#"{"id":4}"#, &[]));
         let mut c = Cursor::new(bytes);
-        let err = read_frame(&mut c).expect_err("too large");
-        assert!(err.needs_resync());
+        let Err(FrameError::BadMagic(window)) = read_frame(&mut c) else { panic!("expected bad magic") };
+        let err = resync(&mut c, window).expect_err("the lengths are impossible");
+        assert!(matches!(err, FrameError::HeaderTooLarge(_)) && err.needs_resync(), "{err:?}");
         assert_eq!(resync(&mut c, [0; 4]).expect("frame").header, br#"{"id":4}"#);
     }
 

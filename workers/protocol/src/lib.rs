@@ -31,5 +31,6 @@ pub mod worker;
 pub use client::{WorkerClient, WorkerConfig, WorkerError};
 pub use locate::{locate_worker_binary, WorkerNotFound, ASR_WORKER, MT_WORKER};
 pub use message::{
-    decoding_fingerprint, encode_samples, AsrTask, Info, JobError, Language, Segment, StopReason, Transcript, TranslateRequest, Translation, WorkerKind,
+    decoding_fingerprint, encode_samples, AsrTask, Info, JobError, Language, Segment, StopReason, Transcript, TranslateRequest,
+    Translation, WorkerKind,
 };

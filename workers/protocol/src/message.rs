@@ -140,7 +140,11 @@ pub struct TranscribeJob {
 impl fmt::Debug for TranscribeJob {
     // Audio is personal data and large; the length says what a log needs.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TranscribeJob").field("language", &self.language).field("task", &self.task).field("samples", &self.samples.len()).finish()
+        f.debug_struct("TranscribeJob")
+            .field("language", &self.language)
+            .field("task", &self.task)
+            .field("samples", &self.samples.len())
+            .finish()
     }
 }
 
@@ -243,7 +247,9 @@ pub fn check_samples(samples: &[f32]) -> Result<(), JobError> {
         return Err(JobError::bad_input(format!("sample {i} is not a finite number")));
     }
     if let Some(i) = samples.iter().position(|s| s.abs() > MAX_ABS_SAMPLE) {
-        return Err(JobError::bad_input(format!("sample {i} is outside [-{MAX_ABS_SAMPLE}, {MAX_ABS_SAMPLE}]: audio must be normalised floats")));
+        return Err(JobError::bad_input(format!(
+            "sample {i} is outside [-{MAX_ABS_SAMPLE}, {MAX_ABS_SAMPLE}]: audio must be normalised floats"
+        )));
     }
     Ok(())
 }
@@ -411,7 +417,8 @@ pub fn canonical_json(value: &serde_json::Value) -> String {
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
             entries.sort_by(|a, b| a.0.cmp(b.0));
-            let fields: Vec<String> = entries.into_iter().map(|(k, v)| format!("{}:{}", Value::String(k.clone()), canonical_json(v))).collect();
+            let fields: Vec<String> =
+                entries.into_iter().map(|(k, v)| format!("{}:{}", Value::String(k.clone()), canonical_json(v))).collect();
             format!("{{{}}}", fields.join(","))
         }
         Value::Array(items) => format!("[{}]", items.iter().map(canonical_json).collect::<Vec<_>>().join(",")),
@@ -447,7 +454,8 @@ mod tests {
 
     #[test]
     fn request_json_shape() {
-        let env = RequestEnvelope { id: 7, request: Request::Transcribe { language: Some(Language::Cs), task: AsrTask::TranslateToEnglish } };
+        let env =
+            RequestEnvelope { id: 7, request: Request::Transcribe { language: Some(Language::Cs), task: AsrTask::TranslateToEnglish } };
         let text = serde_json::to_string(&env).expect("serialises");
         assert_eq!(text, r#"{"id":7,"request":{"op":"transcribe","language":"cs","task":"translate_to_english"}}"#);
         assert_eq!(parse_request(text.as_bytes()).expect("parses"), env);
@@ -459,7 +467,8 @@ mod tests {
         assert_eq!(id, None);
         assert!(matches!(err, JobError::BadInput { .. }));
 
-        let (id, err) = parse_request(br#"{"id":5,"request":{"op":"transcribe","language":"de","task":"transcribe"}}"#).expect_err("unknown language");
+        let (id, err) =
+            parse_request(br#"{"id":5,"request":{"op":"transcribe","language":"de","task":"transcribe"}}"#).expect_err("unknown language");
         assert_eq!(id, Some(5));
         let JobError::BadInput { reason } = err else { panic!("expected BadInput") };
         assert!(reason.contains("unknown variant `de`"), "{reason}");
@@ -475,7 +484,13 @@ mod tests {
         for reply in [
             Reply::Error { error: JobError::Busy },
             Reply::Error { error: JobError::bad_input("x") },
-            Reply::Translation(Translation { text: "Hi".into(), prompt_tokens: 3, generated_tokens: 1, stop: StopReason::EndOfTurn, compute_ms: 9 }),
+            Reply::Translation(Translation {
+                text: "Hi".into(),
+                prompt_tokens: 3,
+                generated_tokens: 1,
+                stop: StopReason::EndOfTurn,
+                compute_ms: 9,
+            }),
         ] {
             let env = ReplyEnvelope { id: Some(1), reply };
             let text = serde_json::to_vec(&env).expect("serialises");
@@ -515,7 +530,8 @@ mod tests {
 
     #[test]
     fn translate_rules() {
-        let ok = TranslateRequest { from: Language::Cs, to: Language::En, text: "Dobrý den.".into(), glossary: vec![], keep_verbatim: vec![] };
+        let ok =
+            TranslateRequest { from: Language::Cs, to: Language::En, text: "Dobrý den.".into(), glossary: vec![], keep_verbatim: vec![] };
         assert_eq!(ok.validate(), Ok(()));
         let bad = |r: TranslateRequest| matches!(r.validate(), Err(JobError::BadInput { .. }));
         assert!(bad(TranslateRequest { text: "  \n".into(), ..ok.clone() }));
@@ -539,7 +555,8 @@ mod tests {
 
     #[test]
     fn debug_never_shows_text() {
-        let r = TranslateRequest { from: Language::Cs, to: Language::En, text: "Jan Novák".into(), glossary: vec![], keep_verbatim: vec![] };
+        let r =
+            TranslateRequest { from: Language::Cs, to: Language::En, text: "Jan Novák".into(), glossary: vec![], keep_verbatim: vec![] };
         assert!(!format!("{r:?}").contains("Novák"));
         let job = TranscribeJob { language: None, task: AsrTask::Transcribe, samples: vec![0.5; 3] };
         assert!(format!("{job:?}").contains("samples: 3"));

@@ -49,7 +49,12 @@ type SharedOut = Arc<Mutex<Box<dyn Write + Send>>>;
 
 /// Serves requests from `input` until it ends, answering on `output`. Returns when the input
 /// ends (the client closed the pipe or went away) or the output breaks.
-pub fn serve<E: Engine>(info: &Info, engine: &mut E, input: impl Read + Send + 'static, output: impl Write + Send + 'static) -> io::Result<()> {
+pub fn serve<E: Engine>(
+    info: &Info,
+    engine: &mut E,
+    input: impl Read + Send + 'static,
+    output: impl Write + Send + 'static,
+) -> io::Result<()> {
     let out: SharedOut = Arc::new(Mutex::new(Box::new(BufWriter::new(output))));
     let busy = Arc::new(AtomicBool::new(false));
     // One slot is enough: the busy flag lets at most one job past the frame thread.
@@ -122,7 +127,14 @@ fn read_loop(mut input: impl Read, info: &Info, jobs: &mpsc::SyncSender<(u64, Jo
 }
 
 /// Answers what can be answered here; hands a job to the job thread and returns `None`.
-fn dispatch(id: u64, request: Request, payload: Vec<u8>, info: &Info, jobs: &mpsc::SyncSender<(u64, Job)>, busy: &AtomicBool) -> Option<Reply> {
+fn dispatch(
+    id: u64,
+    request: Request,
+    payload: Vec<u8>,
+    info: &Info,
+    jobs: &mpsc::SyncSender<(u64, Job)>,
+    busy: &AtomicBool,
+) -> Option<Reply> {
     let job = match request {
         Request::Info if payload.is_empty() => return Some(Reply::Info(info.clone())),
         Request::Transcribe { language, task } => match decode_samples(&payload) {
@@ -155,7 +167,11 @@ fn send(out: &SharedOut, id: Option<u64>, reply: &Reply) -> io::Result<()> {
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into())
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// Takes stdout for the protocol and points file descriptor 1 at stderr.
@@ -232,9 +248,15 @@ impl WorkerArgs {
             match arg.as_str() {
                 "--model" => model = Some(PathBuf::from(value("--model")?)),
                 "--threads" => {
-                    threads = value("--threads")?.parse().ok().filter(|n| (1..=64).contains(n)).ok_or("--threads must be a number from 1 to 64")?;
+                    threads = value("--threads")?
+                        .parse()
+                        .ok()
+                        .filter(|n| (1..=64).contains(n))
+                        .ok_or("--threads must be a number from 1 to 64")?;
                 }
-                "--nice" => nice = value("--nice")?.parse().ok().filter(|n| (0..=19).contains(n)).ok_or("--nice must be a number from 0 to 19")?,
+                "--nice" => {
+                    nice = value("--nice")?.parse().ok().filter(|n| (0..=19).contains(n)).ok_or("--nice must be a number from 0 to 19")?
+                }
                 "-h" | "--help" => return Err(Self::USAGE.to_owned()),
                 other => return Err(format!("unknown argument {other:?}\n{}", Self::USAGE)),
             }
@@ -312,7 +334,13 @@ mod tests {
     }
 
     fn translate(text: &str) -> Request {
-        Request::Translate(TranslateRequest { from: crate::Language::Cs, to: crate::Language::En, text: text.into(), glossary: vec![], keep_verbatim: vec![] })
+        Request::Translate(TranslateRequest {
+            from: crate::Language::Cs,
+            to: crate::Language::En,
+            text: text.into(),
+            glossary: vec![],
+            keep_verbatim: vec![],
+        })
     }
 
     #[test]
@@ -320,7 +348,11 @@ mod tests {
         let mut input = request(1, Request::Info, &[]);
         input.extend(b"garbage between frames");
         input.extend(request(2, translate("ahoj"), &[]));
-        input.extend(request(3, Request::Transcribe { language: None, task: AsrTask::Transcribe }, &crate::encode_samples(&[f32::NAN; 16_000])));
+        input.extend(request(
+            3,
+            Request::Transcribe { language: None, task: AsrTask::Transcribe },
+            &crate::encode_samples(&[f32::NAN; 16_000]),
+        ));
         input.extend(request(4, translate(""), &[]));
         input.extend(frame::encode(br#"{"id":5,"request":{"op":"nope"}}"#, &[]).expect("frame"));
         input.extend(request(7, Request::Info, &[]));
@@ -353,7 +385,8 @@ mod tests {
         let server = thread::spawn(move || serve(&info(), &mut Gate(gate), Cursor::new(input), ChanWriter(tx)));
         // The first job is held at the gate, so the first reply out must be the refusal.
         let first = rx.recv().expect("a reply");
-        let first: ReplyEnvelope = serde_json::from_slice(&frame::read_frame(&mut Cursor::new(first)).expect("frame").header).expect("json");
+        let first: ReplyEnvelope =
+            serde_json::from_slice(&frame::read_frame(&mut Cursor::new(first)).expect("frame").header).expect("json");
         assert_eq!(first, ReplyEnvelope { id: Some(2), reply: Reply::Error { error: JobError::Busy } });
         open.send(()).expect("gate");
         server.join().expect("no panic").expect("serve");
@@ -364,7 +397,9 @@ mod tests {
     fn a_panicking_job_is_an_internal_error() {
         let (tx, rx) = mpsc::channel();
         serve(&info(), &mut Echo, Cursor::new(request(6, translate("panic"), &[])), ChanWriter(tx)).expect("serve");
-        assert!(matches!(&replies(rx)[..], [ReplyEnvelope { id: Some(6), reply: Reply::Error { error: JobError::Internal { reason } } }] if reason.contains("told to")));
+        assert!(
+            matches!(&replies(rx)[..], [ReplyEnvelope { id: Some(6), reply: Reply::Error { error: JobError::Internal { reason } } }] if reason.contains("told to"))
+        );
     }
 
     #[test]
@@ -372,13 +407,18 @@ mod tests {
         let input = request(1, Request::Transcribe { language: None, task: AsrTask::Transcribe }, &crate::encode_samples(&[0.0; 16_000]));
         let (tx, rx) = mpsc::channel();
         serve(&info(), &mut Echo, Cursor::new(input), ChanWriter(tx)).expect("serve");
-        assert!(matches!(&replies(rx)[..], [ReplyEnvelope { id: Some(1), reply: Reply::Error { error: JobError::BadInput { reason } } }] if reason.contains("does not transcribe")));
+        assert!(
+            matches!(&replies(rx)[..], [ReplyEnvelope { id: Some(1), reply: Reply::Error { error: JobError::BadInput { reason } } }] if reason.contains("does not transcribe"))
+        );
     }
 
     #[test]
     fn args() {
         let parse = |a: &[&str]| WorkerArgs::parse(a.iter().map(|s| s.to_string()), "m.bin");
-        assert_eq!(parse(&["--model", "/x", "--threads", "3", "--nice", "10"]), Ok(WorkerArgs { model: "/x".into(), threads: 3, nice: 10 }));
+        assert_eq!(
+            parse(&["--model", "/x", "--threads", "3", "--nice", "10"]),
+            Ok(WorkerArgs { model: "/x".into(), threads: 3, nice: 10 })
+        );
         assert!(parse(&[]).expect("defaults").model.ends_with("m.bin"));
         assert!(parse(&["--threads", "0"]).is_err());
         assert!(parse(&["--threads"]).is_err());

@@ -125,15 +125,17 @@ async fn a_worker_killed_mid_job_is_reported_crashed_and_replaced() {
 #[tokio::test]
 async fn a_job_past_its_timeout_kills_the_worker() {
     let (Some(config), Some(jfk)) = (config(), jfk_wav()) else { return };
-    let client = WorkerClient::spawn(WorkerConfig { job_timeout: Duration::from_millis(50), ..config }).await.expect("worker starts");
+    // Far shorter than jfk.wav takes (seconds), far longer than an Info round trip.
+    let timeout = Duration::from_millis(1000);
+    let client = WorkerClient::spawn(WorkerConfig { job_timeout: timeout, ..config }).await.expect("worker starts");
     let pid = client.pid().expect("a running worker");
     let samples = read_wav(&jfk);
     match client.transcribe(Some(Language::En), AsrTask::Transcribe, &samples).await {
-        Err(WorkerError::Timeout { timeout }) => assert_eq!(timeout, Duration::from_millis(50)),
+        Err(WorkerError::Timeout { timeout: t }) => assert_eq!(t, timeout),
         other => panic!("expected Timeout, got {other:?}"),
     }
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "the timed-out worker is gone");
-    // Info is answered without running a job, so it fits in 50 ms once the new worker is up.
+    // Info is answered without running a job, so it fits in the timeout once the new worker is up.
     let info = client.info().await.expect("a new worker answers");
     assert_eq!(info.kind, WorkerKind::Asr);
     assert!(client.pid().is_some_and(|p| p != pid));

@@ -139,7 +139,12 @@ pub fn read_wav(path: &Path) -> Vec<f32> {
 pub fn worker_config(binary: &str, model: PathBuf) -> WorkerConfig {
     let binary = locate_worker_binary(binary).unwrap_or_else(|e| panic!("{e}"));
     // Generous: the test machine has two cores and other tests run beside these.
-    WorkerConfig { job_timeout: Duration::from_secs(300), load_timeout: Duration::from_secs(300), nice: 0, ..WorkerConfig::new(binary, model) }
+    WorkerConfig {
+        job_timeout: Duration::from_secs(300),
+        load_timeout: Duration::from_secs(300),
+        nice: 0,
+        ..WorkerConfig::new(binary, model)
+    }
 }
 
 /// Lower case, letters, digits and single spaces only: for "contains" checks on transcripts.

@@ -52,7 +52,9 @@ impl Raw {
 
     fn expect_bad_input(&mut self, id: Option<u64>, what: &str) {
         match self.reply() {
-            ReplyEnvelope { id: got, reply: Reply::Error { error: JobError::BadInput { reason } } } if got == id => eprintln!("{what}: {reason}"),
+            ReplyEnvelope { id: got, reply: Reply::Error { error: JobError::BadInput { reason } } } if got == id => {
+                eprintln!("{what}: {reason}")
+            }
             other => panic!("{what}: expected BadInput for {id:?}, got {other:?}"),
         }
     }
@@ -82,7 +84,9 @@ fn garbage_then_good_requests(binary: &str, model: &std::path::Path, kind: Worke
     w.expect_bad_input(None, "bad json");
     w.send_bytes(&frame::encode(br#"{"id":8,"request":{"op":"transcribe","language":"xx","task":"transcribe"}}"#, &[]).expect("frame"));
     w.expect_bad_input(Some(8), "unknown language");
-    w.send_bytes(&frame::encode(br#"{"id":9,"request":{"op":"transcribe","language":"cs","task":"transcribe"}}"#, &[1, 2, 3]).expect("frame"));
+    w.send_bytes(
+        &frame::encode(br#"{"id":9,"request":{"op":"transcribe","language":"cs","task":"transcribe"}}"#, &[1, 2, 3]).expect("frame"),
+    );
     w.expect_bad_input(Some(9), "payload not whole f32 samples");
 
     w.send(10, Request::Info);
