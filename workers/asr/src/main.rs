@@ -15,6 +15,7 @@
 //! defaults (which the CLI measurements in docs/MODELS.md used) except `no_context`: every
 //! utterance is decoded on its own, so one speaker's words never prime the next transcript.
 
+use std::collections::HashMap;
 use std::io;
 use std::path::Path;
 use std::process::ExitCode;
@@ -22,7 +23,7 @@ use std::time::Instant;
 
 use prepazka_worker_protocol::message::{JobError, Segment, TranscribeJob, Transcript, PROTOCOL_VERSION};
 use prepazka_worker_protocol::worker::{self, Engine, WorkerArgs};
-use prepazka_worker_protocol::{decoding_fingerprint, AsrTask, Info, WorkerKind};
+use prepazka_worker_protocol::{decoding_fingerprint, AsrTask, Info, Language, WorkerKind};
 use serde_json::json;
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
 
@@ -61,17 +62,23 @@ impl Decoding {
             "engine": format!("whisper.cpp {}", whisper_rs::WHISPER_CPP_VERSION),
             "sampling": "greedy",
             "best_of": self.best_of,
-            "temperature": self.temperature,
-            "temperature_inc": self.temperature_inc,
-            "entropy_thold": self.entropy_thold,
-            "logprob_thold": self.logprob_thold,
-            "no_speech_thold": self.no_speech_thold,
+            "temperature": decimal(self.temperature),
+            "temperature_inc": decimal(self.temperature_inc),
+            "entropy_thold": decimal(self.entropy_thold),
+            "logprob_thold": decimal(self.logprob_thold),
+            "no_speech_thold": decimal(self.no_speech_thold),
             "no_context": self.no_context,
             "suppress_blank": self.suppress_blank,
             "suppress_nst": self.suppress_nst,
             "avg_logprob": "mean plog of text tokens (id < eot)",
         })
     }
+}
+
+/// An f32 as the decimal it was written as (0.2, not 0.20000000298023224), so that the
+/// fingerprint reads like the source.
+fn decimal(x: f32) -> serde_json::Value {
+    x.to_string().parse::<f64>().map_or(serde_json::Value::Null, serde_json::Value::from)
 }
 
 fn main() -> ExitCode {
@@ -123,15 +130,16 @@ fn run(args: &WorkerArgs, protocol_out: std::fs::File) -> Result<(), String> {
     // Hashing (about 0.1 s for Whisper base) runs beside the load rather than after it.
     let hashing = {
         let model = model.to_path_buf();
-        std::thread::spawn(move || worker::sha256_file(&model))
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            (worker::sha256_file(&model), started.elapsed())
+        })
     };
     let context = WhisperContext::new_with_params(path_str(model)?, WhisperContextParameters::default())
         .map_err(|e| format!("cannot load {}: {e}", model.display()))?;
     let state = context.create_state().map_err(|e| format!("cannot create a whisper state: {e}"))?;
-    let model_sha256 = hashing
-        .join()
-        .map_err(|_| "the hashing thread panicked".to_owned())?
-        .map_err(|e| format!("cannot hash {}: {e}", model.display()))?;
+    let (hashed, hash_time) = hashing.join().map_err(|_| "the hashing thread panicked".to_owned())?;
+    let model_sha256 = hashed.map_err(|e| format!("cannot hash {}: {e}", model.display()))?;
 
     let (decoding, decoding_sha256) = decoding_fingerprint(&DECODING.to_json());
     let info = Info {
@@ -145,8 +153,8 @@ fn run(args: &WorkerArgs, protocol_out: std::fs::File) -> Result<(), String> {
         threads: args.threads,
         load_ms: started.elapsed().as_millis() as u64,
     };
-    tracing::info!(load_ms = info.load_ms, "model loaded");
-    let mut engine = Asr { eot: context.token_eot(), state, threads: args.threads };
+    tracing::info!(load_ms = info.load_ms, hash_ms = hash_time.as_millis() as u64, "model loaded");
+    let mut engine = Asr { eot: context.token_eot(), state, params: HashMap::new(), threads: args.threads };
     worker::serve(&info, &mut engine, io::stdin(), protocol_out).map_err(|e| format!("serving: {e}"))
 }
 
@@ -156,31 +164,46 @@ fn path_str(path: &Path) -> Result<&str, String> {
 
 struct Asr {
     state: WhisperState,
+    /// Parameters per forced language, made once: whisper-rs turns the language into a C string
+    /// it never frees, so making them per job would leak a little on every job.
+    params: HashMap<Option<Language>, FullParams<'static, 'static>>,
     /// Token ids below end-of-text are text; the rest are special and timestamp tokens.
     eot: i32,
     threads: u32,
 }
 
+impl Asr {
+    fn params_for(&mut self, language: Option<Language>) -> FullParams<'static, 'static> {
+        let threads = i32::try_from(self.threads).unwrap_or(1);
+        self.params
+            .entry(language)
+            .or_insert_with(|| {
+                let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: DECODING.best_of });
+                params.set_n_threads(threads);
+                params.set_language(Some(language.map_or("auto", |l| l.code())));
+                params.set_temperature(DECODING.temperature);
+                params.set_temperature_inc(DECODING.temperature_inc);
+                params.set_entropy_thold(DECODING.entropy_thold);
+                params.set_logprob_thold(DECODING.logprob_thold);
+                params.set_no_speech_thold(DECODING.no_speech_thold);
+                params.set_no_context(DECODING.no_context);
+                params.set_suppress_blank(DECODING.suppress_blank);
+                params.set_suppress_nst(DECODING.suppress_nst);
+                params.set_print_special(false);
+                params.set_print_progress(false);
+                params.set_print_realtime(false);
+                params.set_print_timestamps(false);
+                params
+            })
+            .clone()
+    }
+}
+
 impl Engine for Asr {
     fn transcribe(&mut self, job: TranscribeJob) -> Result<Transcript, JobError> {
         let started = Instant::now();
-        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: DECODING.best_of });
-        params.set_n_threads(i32::try_from(self.threads).unwrap_or(1));
-        params.set_language(Some(job.language.map_or("auto", |l| l.code())));
+        let mut params = self.params_for(job.language);
         params.set_translate(job.task == AsrTask::TranslateToEnglish);
-        params.set_temperature(DECODING.temperature);
-        params.set_temperature_inc(DECODING.temperature_inc);
-        params.set_entropy_thold(DECODING.entropy_thold);
-        params.set_logprob_thold(DECODING.logprob_thold);
-        params.set_no_speech_thold(DECODING.no_speech_thold);
-        params.set_no_context(DECODING.no_context);
-        params.set_suppress_blank(DECODING.suppress_blank);
-        params.set_suppress_nst(DECODING.suppress_nst);
-        params.set_print_special(false);
-        params.set_print_progress(false);
-        params.set_print_realtime(false);
-        params.set_print_timestamps(false);
-
         self.state.full(params, &job.samples).map_err(|e| JobError::internal(format!("whisper: {e}")))?;
 
         let mut segments = Vec::new();

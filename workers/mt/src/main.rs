@@ -105,7 +105,10 @@ fn run(args: &WorkerArgs, protocol_out: std::fs::File) -> Result<(), String> {
     // The 1.1 GB hash runs beside the load (both mostly read the same pages) rather than after it.
     let hashing = {
         let path = model_path.to_path_buf();
-        std::thread::spawn(move || worker::sha256_file(&path))
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            (worker::sha256_file(&path), started.elapsed())
+        })
     };
     let backend = LlamaBackend::init().map_err(|e| format!("cannot start llama.cpp: {e}"))?;
     let model = LlamaModel::load_from_file(&backend, model_path, &LlamaModelParams::default())
@@ -117,10 +120,8 @@ fn run(args: &WorkerArgs, protocol_out: std::fs::File) -> Result<(), String> {
         .with_n_threads(threads)
         .with_n_threads_batch(threads);
     let context = model.new_context(&backend, context_params).map_err(|e| format!("cannot create a llama context: {e}"))?;
-    let model_sha256 = hashing
-        .join()
-        .map_err(|_| "the hashing thread panicked".to_owned())?
-        .map_err(|e| format!("cannot hash {}: {e}", model_path.display()))?;
+    let (hashed, hash_time) = hashing.join().map_err(|_| "the hashing thread panicked".to_owned())?;
+    let model_sha256 = hashed.map_err(|e| format!("cannot hash {}: {e}", model_path.display()))?;
 
     let (decoding, decoding_sha256) = decoding_fingerprint(&decoding_json());
     let info = Info {
@@ -134,7 +135,7 @@ fn run(args: &WorkerArgs, protocol_out: std::fs::File) -> Result<(), String> {
         threads: args.threads,
         load_ms: started.elapsed().as_millis() as u64,
     };
-    tracing::info!(load_ms = info.load_ms, "model loaded");
+    tracing::info!(load_ms = info.load_ms, hash_ms = hash_time.as_millis() as u64, "model loaded");
     let mut engine = Mt { model: &model, context };
     worker::serve(&info, &mut engine, io::stdin(), protocol_out).map_err(|e| format!("serving: {e}"))
 }
