@@ -93,6 +93,9 @@ fn decoding_json() -> serde_json::Value {
         "max_new_tokens": prompt::MAX_NEW_TOKENS_RULE,
         "stop": "end of generation token",
         "repetition_cut": repetition::RULE,
+        // Decoding in two batches changes the last bits of the numbers, so it is part of the
+        // fingerprint; keeping the prefix between jobs does not (it is decoded the same way).
+        "batches": "prefix (template, system prompt, glossary, verbatim items) then text and answer header; prefix kept between jobs",
     })
 }
 
@@ -136,7 +139,7 @@ fn run(args: &WorkerArgs, protocol_out: std::fs::File) -> Result<(), String> {
         load_ms: started.elapsed().as_millis() as u64,
     };
     tracing::info!(load_ms = info.load_ms, hash_ms = hash_time.as_millis() as u64, "model loaded");
-    let mut engine = Mt { model: &model, context };
+    let mut engine = Mt { model: &model, context, cached_prefix: Vec::new() };
     worker::serve(&info, &mut engine, io::stdin(), protocol_out).map_err(|e| format!("serving: {e}"))
 }
 
@@ -147,60 +150,56 @@ fn file_name(path: &Path) -> String {
 struct Mt<'m> {
     model: &'m LlamaModel,
     context: LlamaContext<'m>,
+    /// The prompt prefix (template, system prompt, glossary, verbatim items) whose keys and
+    /// values sit at positions `0..len` of the cache, kept from the last job.
+    cached_prefix: Vec<LlamaToken>,
 }
 
 impl Mt<'_> {
-    fn tokenize(&self, pieces: &[prompt::Piece], text_index: usize) -> (Vec<LlamaToken>, usize) {
+    fn tokenize(&self, pieces: &[prompt::Piece]) -> Vec<LlamaToken> {
         let vocab = self.model.vocab();
-        let mut tokens = Vec::new();
-        let mut text_tokens = 0;
-        for (i, piece) in pieces.iter().enumerate() {
-            // Qwen adds no BOS; special tokens are recognised in our pieces only.
-            let got = vocab.tokenize(piece.text.as_bytes(), false, piece.ours);
-            if i == text_index {
-                text_tokens = got.len();
-            }
-            tokens.extend(got);
-        }
-        (tokens, text_tokens)
+        // Qwen adds no BOS; special tokens are recognised in our pieces only.
+        pieces.iter().flat_map(|piece| vocab.tokenize(piece.text.as_bytes(), false, piece.ours)).collect()
     }
 
-    fn decode_err(e: impl std::fmt::Display) -> JobError {
-        JobError::internal(format!("llama.cpp decode: {e}"))
-    }
-}
-
-impl Engine for Mt<'_> {
-    fn translate(&mut self, request: TranslateRequest) -> Result<Translation, JobError> {
-        let started = Instant::now();
-        let (pieces, text_index) = prompt::build(request.from, request.to, &request.glossary, &request.keep_verbatim, &request.text);
-        let (prompt, text_tokens) = self.tokenize(&pieces, text_index);
-        let room = (N_CTX as usize).saturating_sub(prompt.len());
-        let budget = prompt::max_new_tokens(text_tokens).min(room);
-        if budget < 16 {
-            return Err(JobError::bad_input(format!(
-                "the prompt takes {} of the {N_CTX} tokens of context; shorten the text or the glossary",
-                prompt.len()
-            )));
+    /// Puts the prefix's keys and values in the cache and nothing after them.
+    ///
+    /// A direction's prefix is the same for every sentence (about 100 tokens, most of the
+    /// prompt), so it is computed once and kept. It is always decoded as a batch of its own,
+    /// and the rest of the prompt as another, whether or not it was cached: the numbers are then
+    /// the same either way, and a translation does not depend on which job came before.
+    /// Everything after the prefix (the last job's text and answer) is removed first.
+    fn prime(&mut self, prefix: &[LlamaToken]) -> Result<(), JobError> {
+        if self.cached_prefix == prefix && self.context.kv_cache_seq_rm(0, Some(prefix.len() as u32), None).is_ok() {
+            return Ok(());
         }
-
+        self.cached_prefix.clear();
         self.context.clear_kv_cache();
-        let mut batch = LlamaBatch::new(prompt.len().max(1), 1);
-        let last = prompt.len() - 1;
-        for (pos, token) in prompt.iter().enumerate() {
-            batch.add(*token, pos as i32, &[0], pos == last).map_err(Self::decode_err)?;
-        }
-        self.context.decode(&mut batch).map_err(Self::decode_err)?;
+        self.decode_at(prefix, 0)?;
+        self.cached_prefix = prefix.to_vec();
+        Ok(())
+    }
 
-        let vocab = self.model.vocab();
+    /// Decodes `tokens` at positions from `start`, with logits for the last one.
+    fn decode_at(&mut self, tokens: &[LlamaToken], start: usize) -> Result<(), JobError> {
+        let mut batch = LlamaBatch::new(tokens.len().max(1), 1);
+        for (i, token) in tokens.iter().enumerate() {
+            batch.add(*token, (start + i) as i32, &[0], i + 1 == tokens.len()).map_err(Self::decode_err)?;
+        }
+        self.context.decode(&mut batch).map_err(Self::decode_err)
+    }
+
+    fn generate(&mut self, prefix: &[LlamaToken], suffix: &[LlamaToken], budget: usize) -> Result<(Vec<LlamaToken>, StopReason), JobError> {
+        self.prime(prefix)?;
+        self.decode_at(suffix, prefix.len())?;
         let mut sampler = LlamaSampler::greedy();
         let mut out: Vec<LlamaToken> = Vec::new();
         let mut ids: Vec<i32> = Vec::new();
-        let mut pos = prompt.len();
-        let mut logits_at = batch.n_tokens() - 1;
+        let mut pos = prefix.len() + suffix.len();
+        let mut logits_at = suffix.len() as i32 - 1;
         let stop = loop {
             let token = sampler.sample(&self.context, logits_at);
-            if vocab.is_eog(token) {
+            if self.model.vocab().is_eog(token) {
                 break StopReason::EndOfTurn;
             }
             out.push(token);
@@ -212,20 +211,43 @@ impl Engine for Mt<'_> {
             if out.len() >= budget {
                 break StopReason::MaxTokens;
             }
-            let mut next = LlamaBatch::new(1, 1);
-            next.add(token, pos as i32, &[0], true).map_err(Self::decode_err)?;
-            self.context.decode(&mut next).map_err(Self::decode_err)?;
+            self.decode_at(&[token], pos)?;
             pos += 1;
             logits_at = 0;
         };
+        Ok((out, stop))
+    }
 
-        let mut bytes = Vec::new();
-        for token in &out {
-            bytes.extend(vocab.token_to_piece(*token, false, None));
+    fn decode_err(e: impl std::fmt::Display) -> JobError {
+        JobError::internal(format!("llama.cpp decode: {e}"))
+    }
+}
+
+impl Engine for Mt<'_> {
+    fn translate(&mut self, request: TranslateRequest) -> Result<Translation, JobError> {
+        let started = Instant::now();
+        let (pieces, text_index) = prompt::build(request.from, request.to, &request.glossary, &request.keep_verbatim, &request.text);
+        let prefix = self.tokenize(&pieces[..text_index]);
+        let text_tokens = self.tokenize(&pieces[text_index..=text_index]).len();
+        let suffix = self.tokenize(&pieces[text_index..]);
+        let prompt_tokens = prefix.len() + suffix.len();
+        let budget = prompt::max_new_tokens(text_tokens).min((N_CTX as usize).saturating_sub(prompt_tokens));
+        if budget < 16 {
+            return Err(JobError::bad_input(format!(
+                "the prompt takes {prompt_tokens} of the {N_CTX} tokens of context; shorten the text or the glossary"
+            )));
         }
+
+        let (out, stop) = self.generate(&prefix, &suffix, budget).inspect_err(|_| {
+            // The cache is in an unknown state: start from nothing next time.
+            self.cached_prefix.clear();
+            self.context.clear_kv_cache();
+        })?;
+        let vocab = self.model.vocab();
+        let bytes: Vec<u8> = out.iter().flat_map(|token| vocab.token_to_piece(*token, false, None)).collect();
         Ok(Translation {
             text: String::from_utf8_lossy(&bytes).trim().to_owned(),
-            prompt_tokens: prompt.len() as u32,
+            prompt_tokens: prompt_tokens as u32,
             generated_tokens: out.len() as u32,
             stop,
             compute_ms: started.elapsed().as_millis() as u64,

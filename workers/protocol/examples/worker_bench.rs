@@ -43,7 +43,6 @@ fn parse_args(cache: &Path) -> Args {
 async fn main() {
     let cache = default_model_dir().expect("model dir");
     let args = parse_args(&cache);
-    let mib = |b: Option<u64>| b.map_or_else(|| "?".to_owned(), |b| format!("{:.0} MiB", b as f64 / 1048576.0));
 
     // Hashing alone, in this (release) process: the part of a worker's start that is ours.
     for file in ["whisper-base.ggml.bin", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"] {
@@ -59,7 +58,7 @@ async fn main() {
     let asr = WorkerClient::spawn(config).await.expect("asr worker starts");
     let ready = started.elapsed();
     let info = asr.info().await.expect("info");
-    println!("\nasr: ready after {} ms (worker's load_ms {}), rss {}", ready.as_millis(), info.load_ms, mib(asr.resident_memory_bytes()));
+    println!("\nasr: ready after {} ms (worker's load_ms {}), rss {}", ready.as_millis(), info.load_ms, memory(&asr));
     for (name, path, language) in [
         ("jfk.wav (11.0 s, en)", args.jfk.clone(), Language::En),
         ("cs-officer-06 (5.13 s, espeak cs)", cache.join("testset/cs-officer-06.wav"), Language::Cs),
@@ -81,7 +80,7 @@ async fn main() {
             median.as_secs_f64() / audio
         );
     }
-    println!("  rss after jobs: {}", mib(asr.resident_memory_bytes()));
+    println!("  rss after jobs: {}", memory(&asr));
     asr.shutdown().await;
 
     // Translation.
@@ -92,7 +91,7 @@ async fn main() {
     let mt = WorkerClient::spawn(config).await.expect("mt worker starts");
     let ready = started.elapsed();
     let info = mt.info().await.expect("info");
-    println!("\nmt: ready after {} ms (worker's load_ms {}), rss {}", ready.as_millis(), info.load_ms, mib(mt.resident_memory_bytes()));
+    println!("\nmt: ready after {} ms (worker's load_ms {}), rss {}", ready.as_millis(), info.load_ms, memory(&mt));
     let sentences = officer_sentences();
     let mut times = Vec::new();
     let (mut generated, mut compute) = (0u64, 0u64);
@@ -120,8 +119,21 @@ async fn main() {
         max.as_millis(),
         generated as f64 / (compute as f64 / 1000.0)
     );
-    println!("  rss after jobs: {}", mib(mt.resident_memory_bytes()));
+    println!("  rss after jobs: {}", memory(&mt));
     mt.shutdown().await;
+}
+
+/// VmRSS (what `resident_memory_bytes` reports), split into anonymous memory and file pages
+/// (mapped weights, shared with the page cache).
+fn memory(client: &WorkerClient) -> String {
+    let mib = |kb: u64| format!("{:.0} MiB", kb as f64 / 1024.0);
+    let Some(pid) = client.pid() else { return "?".into() };
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| -> u64 {
+        status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
+    };
+    let rss = client.resident_memory_bytes().unwrap_or(0) / 1024;
+    format!("{} (anonymous {}, file {})", mib(rss), mib(field("RssAnon:")), mib(field("RssFile:")))
 }
 
 fn min_median(times: &mut [Duration]) -> (Duration, Duration) {

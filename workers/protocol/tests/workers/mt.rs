@@ -49,6 +49,23 @@ async fn glossary_and_verbatim_items_reach_the_output() {
 }
 
 #[tokio::test]
+async fn a_translation_does_not_depend_on_the_jobs_before_it() {
+    // The worker keeps the prompt prefix of the last direction in its cache; the output must be
+    // the same from a cold start, after another sentence, and after another direction.
+    let Some(config) = config() else { return };
+    let client = WorkerClient::spawn(config).await.expect("worker starts");
+    let sentence = cs_en("Zaplatit můžete kartou nebo v hotovosti.");
+    let cold = client.translate(&sentence).await.expect("translation");
+    client.translate(&cs_en("Podepište se prosím dole.")).await.expect("translation");
+    let warm = client.translate(&sentence).await.expect("translation");
+    client.translate(&TranslateRequest { to: Language::Uk, ..cs_en("Děkuji.") }).await.expect("translation");
+    let after_other_direction = client.translate(&sentence).await.expect("translation");
+    assert_eq!(cold.text, warm.text);
+    assert_eq!(cold.text, after_other_direction.text);
+    assert_eq!(cold.prompt_tokens, warm.prompt_tokens);
+}
+
+#[tokio::test]
 async fn bad_text_is_refused_and_the_worker_carries_on() {
     let Some(config) = config() else { return };
     let client = WorkerClient::spawn(config).await.expect("worker starts");
