@@ -4,8 +4,10 @@
 //! It loads one GGUF chat model (`--model`, default the model cache's
 //! `qwen2.5-coder-1.5b-instruct-q4_k_m.gguf`) into one context of [`N_CTX`] tokens, then answers
 //! requests on stdin/stdout with the protocol of `prepazka-worker-protocol` until stdin closes;
-//! logs go to stderr. One job at a time; the KV cache is cleared between jobs, so no
-//! translation sees another's text.
+//! logs go to stderr. One job at a time. Between jobs the KV cache keeps only the prompt prefix
+//! (template, system prompt, glossary, verbatim items), and only while the next job's prefix is
+//! the same: no translation sees another's text, and a direction's ~100-token prefix is not
+//! recomputed for every sentence (`Mt::prime`).
 //!
 //! Decoding is greedy (the same input gives the same output), bounded by a budget relative to the
 //! input ([`prompt::max_new_tokens`]), stops at end of turn, and is cut when it starts looping
