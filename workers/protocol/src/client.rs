@@ -10,8 +10,9 @@
 //! Failure semantics, each a distinct error:
 //! - the worker refused the request: `BadInput`, `Busy` or `Internal`, as it said; the worker
 //!   stays up;
-//! - the pipe broke or closed (the process died, say `kill -9` or a native crash on bad audio):
-//!   `Crashed` with the exit status; the next call starts a new worker;
+//! - the pipe broke or closed during the job (the process died, say `kill -9` or a native
+//!   crash on bad audio): `Crashed` with the exit status; the next call starts a new worker. A
+//!   worker found dead *between* jobs is logged and replaced, and the call goes on;
 //! - no reply within `job_timeout`: the worker is killed, `Timeout`; the next call starts a new one;
 //! - a caller that stops waiting (its future dropped) leaves the job running; its late reply is
 //!   recognised by its id and dropped. Only a caller dropped in the middle of *writing* a
@@ -226,6 +227,11 @@ impl WorkerClient {
         // Refused here rather than after starting a worker for it.
         if payload.len() > frame::MAX_PAYLOAD_BYTES as usize {
             return Err(WorkerError::BadInput { reason: format!("request payload of {} bytes is over the frame limit", payload.len()) });
+        }
+        // A worker that died between jobs is no failure of this job: replace it and go on.
+        if let Some(status) = state.process.as_mut().and_then(|p| p.child.try_wait().ok().flatten()) {
+            tracing::warn!(worker = %self.name(), status = %status, "worker exited while idle; starting a new one");
+            self.reap(state).await;
         }
         if state.process.as_ref().is_some_and(|p| p.mid_write) {
             tracing::warn!(worker = %self.name(), "a caller gave up while writing a request; replacing the worker");

@@ -123,6 +123,20 @@ async fn a_worker_killed_mid_job_is_reported_crashed_and_replaced() {
 }
 
 #[tokio::test]
+async fn a_worker_that_died_between_jobs_is_replaced_without_an_error() {
+    let Some(config) = config() else { return };
+    let client = WorkerClient::spawn(config).await.expect("worker starts");
+    let pid = client.pid().expect("a running worker");
+    assert!(std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().expect("kill runs").success());
+    // Let it die before the next call looks.
+    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z")) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    client.transcribe(None, AsrTask::Transcribe, &one_second_of_quiet()).await.expect("no error for this job");
+    assert!(client.pid().is_some_and(|p| p != pid));
+}
+
+#[tokio::test]
 async fn a_job_past_its_timeout_kills_the_worker() {
     let (Some(config), Some(jfk)) = (config(), jfk_wav()) else { return };
     // Far shorter than jfk.wav takes (seconds), far longer than an Info round trip.
