@@ -504,18 +504,24 @@ fn bad_audio(why: &'static str) -> Ending {
     Ending::BadAudio(why)
 }
 
+/// The `snapshot` message a screen draws itself from (on connecting, and after lagging behind).
+async fn snapshot_message(handle: &SessionHandle, side: Side) -> Option<String> {
+    let snapshot = handle.snapshot(side).await.ok()?;
+    let mut value = serde_json::to_value(&snapshot).ok()?;
+    value["type"] = "snapshot".into();
+    Some(value.to_string())
+}
+
 async fn run_socket(handle: SessionHandle, side: Side, mut out: actix_ws::Session, mut incoming: actix_ws::MessageStream) {
     let mut events = handle.subscribe();
     // The snapshot after subscribing: an event in between is drawn twice, never missed.
-    match handle.snapshot(side).await {
-        Ok(snapshot) => {
-            let mut value = serde_json::to_value(&snapshot).unwrap_or_default();
-            value["type"] = "snapshot".into();
-            if out.text(value.to_string()).await.is_err() {
+    match snapshot_message(&handle, side).await {
+        Some(message) => {
+            if out.text(message).await.is_err() {
                 return;
             }
         }
-        Err(_) => {
+        None => {
             let _ = out.close(None).await;
             return;
         }
@@ -537,10 +543,8 @@ async fn run_socket(handle: SessionHandle, side: Side, mut out: actix_ws::Sessio
                 }
                 // Too slow a screen: redraw from a snapshot rather than show a hole.
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    if let Ok(snapshot) = handle.snapshot(side).await {
-                        let mut value = serde_json::to_value(&snapshot).unwrap_or_default();
-                        value["type"] = "snapshot".into();
-                        if out.text(value.to_string()).await.is_err() {
+                    if let Some(message) = snapshot_message(&handle, side).await {
+                        if out.text(message).await.is_err() {
                             return;
                         }
                     }
