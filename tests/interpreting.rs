@@ -272,6 +272,24 @@ async fn an_interpreted_exchange_is_logged_before_it_is_shown() {
     let exported: Value = serde_json::from_str(&std::fs::read_to_string(&bundle).expect("bundle")).expect("bundle JSON");
     assert!(exported.to_string().contains("proof"), "{exported}");
 
+    // Through the server, the export is itself logged (AI-L18), and only for the session's office.
+    let (status, body) = get(&c, &server, &s.cookie, &format!("/interpret/{}/export", s.id)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("proof"), "{body}");
+    let brno = sign_in(&c, &server, "interpreting_overseer-brno").await;
+    let (status, _) = get(&c, &server, &brno, &format!("/interpret/{}/export", s.id)).await;
+    assert_eq!(status, 422);
+    let officer = sign_in(&c, &server, "officer-praha-zizkov").await;
+    let (status, _) = get(&c, &server, &officer, &format!("/interpret/{}/export", s.id)).await;
+    assert_eq!(status, 403);
+    let all: Vec<String> = {
+        let store = server.store().await;
+        store.ai_log_rows(0, 100_000).await.expect("rows").into_iter().map(|r| r.kind).collect()
+    };
+    assert_eq!(count(&all, "log.export"), 1, "{all:?}");
+    let (ok, report) = ai_log(&server, &["verify"]);
+    assert!(ok, "{report}");
+
     // A second session, left open by kill -9: after restart it carries a recovery record.
     let open = open_session(&c, &server, "uk").await;
     server.kill9();

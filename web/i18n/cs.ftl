@@ -404,3 +404,4 @@ interpret-reason-glossary_term_missing = chybí předepsaný termín
 interpret-reason-not_kept = jméno, místo nebo číslo nebylo přeneseno
 interpret-reason-officer_marked = označeno úředníkem
 interpret-reason-language = výstup není v očekávaném jazyce nebo písmu
+interpret-export = Záznamy AI logu s důkazy

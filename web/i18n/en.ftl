@@ -404,3 +404,4 @@ interpret-reason-glossary_term_missing = a prescribed term is missing
 interpret-reason-not_kept = a name, place or number was not carried over
 interpret-reason-officer_marked = marked by the officer
 interpret-reason-language = the output is not in the expected language or script
+interpret-export = AI-log records with proofs

@@ -404,3 +404,4 @@ interpret-reason-glossary_term_missing = тогтоосон нэр томьёо 
 interpret-reason-not_kept = нэр, газар эсвэл тоо хадгалагдаагүй
 interpret-reason-officer_marked = ажилтан тэмдэглэсэн
 interpret-reason-language = үр дүн хүлээгдэж буй хэл эсвэл бичгээр биш байна
+interpret-export = Хиймэл оюун ухааны бүртгэлийн баталгаатай бичлэгүүд

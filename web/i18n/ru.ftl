@@ -404,3 +404,4 @@ interpret-reason-glossary_term_missing = отсутствует установл
 interpret-reason-not_kept = имя, место или число не сохранено
 interpret-reason-officer_marked = отмечено сотрудником
 interpret-reason-language = результат не на том языке или не тем письмом
+interpret-export = Записи журнала ИИ с доказательствами

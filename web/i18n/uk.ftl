@@ -404,3 +404,4 @@ interpret-reason-glossary_term_missing = бракує встановленого
 interpret-reason-not_kept = ім’я, місце або число не збережено
 interpret-reason-officer_marked = позначено працівником
 interpret-reason-language = результат не тією мовою або не тим письмом
+interpret-export = Записи журналу ШІ з доказами

@@ -404,3 +404,4 @@ interpret-reason-glossary_term_missing = thiếu thuật ngữ quy định
 interpret-reason-not_kept = tên, địa danh hoặc con số không được giữ nguyên
 interpret-reason-officer_marked = được cán bộ đánh dấu
 interpret-reason-language = kết quả không đúng ngôn ngữ hoặc chữ viết mong đợi
+interpret-export = Bản ghi nhật ký AI kèm bằng chứng

@@ -50,7 +50,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/interpret/{id}/ws", web::get().to(socket))
         .route("/interpret/{id}/segments/{n}", web::post().to(oversee))
         .route("/interpret/{id}/finish", web::post().to(finish))
-        .route("/interpret/{id}/transcript", web::get().to(transcript));
+        .route("/interpret/{id}/transcript", web::get().to(transcript))
+        .route("/interpret/{id}/export", web::get().to(export));
 }
 
 fn t(locale: Locale, key: &str) -> String {
@@ -372,7 +373,7 @@ async fn officer_page(
     let body = format!(
         r#"{SCREEN_STYLE}<div id="offline" role="status">{offline}</div>
 <p role="status"><span id="phase"></span> · <span id="working" aria-live="polite"></span></p>
-<p>{stop} {human} {end} <a href="/interpret/{id}/transcript">{transcript}</a></p>
+<p>{stop} {human} {end} <a href="/interpret/{id}/transcript">{transcript}</a> · <a href="/interpret/{id}/export">{export}</a></p>
 <details class="card"><summary>{client_screen}</summary><p><a id="client-link" href="{client_link}" target="_blank" rel="noopener">{client_screen}</a></p><div style="width:12rem">{qr}</div></details>
 <p><button id="mic" type="button">{mic}</button> <label><input type="checkbox" id="ptt-mode"> {ptt_mode}</label> <button id="talk" type="button">{talk}</button></p>
 <p class="muted">{oversight}</p>
@@ -382,6 +383,7 @@ async fn officer_page(
         human = finish_button("human", "interpret-request-human", ""),
         end = finish_button("end", "interpret-end", ""),
         transcript = t(locale, "interpret-transcript"),
+        export = t(locale, "interpret-export"),
         client_screen = t(locale, "interpret-client-screen"),
         client_link = esc(&client_link),
         qr = qr_svg(&format!("{}{}", request_origin(&req), client_link)),
@@ -700,6 +702,37 @@ async fn transcript(
         .content_type("text/plain; charset=utf-8")
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"transcript-{id}.txt\"")))
         .body(text))
+}
+
+/// One session's AI-log records with inclusion proofs, for the case file or an appeal: the
+/// overseer or a supervisor of the session's office, live or long after; the export is itself
+/// logged (`log.export`) before it is handed out.
+async fn export(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    Lang(locale): Lang,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let staff = session_of(&state, &req, locale).await?;
+    let supervisor = staff.member.role.supervises();
+    if !supervisor && staff.member.role != StaffRole::InterpretingOverseer {
+        return Err(ApiError::page(ErrorCode::RoleNotAllowed, locale));
+    }
+    let office = staff.member.office.as_ref().ok_or(ApiError::page(ErrorCode::RoleNotAllowed, locale))?.as_str().to_owned();
+    let service = service(&state, locale)?;
+    let logged = service.session_office(&id).await.map_err(|e| ApiError::page(code_of(&e), locale))?;
+    match logged {
+        None => return Err(ApiError::page(ErrorCode::NotFound, locale)),
+        Some(logged) if logged != office => return Err(ApiError::page(ErrorCode::WrongOffice, locale)),
+        Some(_) => {}
+    }
+    let bundle = service.export_session(&id, &staff.member.username, supervisor).await.map_err(|e| ApiError::page(code_of(&e), locale))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"ai-log-{id}.json\"")))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(bundle))
 }
 
 /// A supervisor suspends or resumes AI interpreting for their office (AI-L10).

@@ -162,15 +162,24 @@ fn secret_bytes(path: &Path) -> std::io::Result<[u8; 32]> {
 /// Reads every record and checkpoint and verifies them against the trusted keys and the witness
 /// file. The report carries the leaves to resume from.
 pub async fn verify_store(store: &SharedStore, keys: &AiLogKeys) -> Result<(VerifyReport, Vec<AiLogRow>), AiLogError> {
+    verify_against(store, &keys.origin, &keys.trusted, &keys.witness).await
+}
+
+async fn verify_against(
+    store: &SharedStore,
+    origin: &Origin,
+    trusted: &TrustedKeys,
+    witness: &Path,
+) -> Result<(VerifyReport, Vec<AiLogRow>), AiLogError> {
     let rows = all_rows(store).await?;
     let stored: Vec<StoredRecord> = rows.iter().map(to_stored).collect();
     let checkpoints: Vec<String> = store.ai_log_checkpoints().await?.into_iter().map(|c| c.line).collect();
-    let witness = match std::fs::read(&keys.witness) {
+    let witness = match std::fs::read(witness) {
         Ok(bytes) => Some(bytes),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(AiLogError::Keys(format!("reading the witness file: {e}"))),
     };
-    let report = prepazka_ailog::verify(&keys.origin, &keys.trusted, &stored, &checkpoints, witness.as_deref())
+    let report = prepazka_ailog::verify(origin, trusted, &stored, &checkpoints, witness.as_deref())
         .map_err(|failure| AiLogError::Verify(failure.to_string()))?;
     Ok((report, rows))
 }
@@ -211,6 +220,9 @@ pub struct AiLog {
     commands: mpsc::Sender<Command>,
     pseudonyms: Arc<PseudonymKey>,
     clock: Arc<dyn Clock>,
+    /// What exports are verified against: the store, the log's name, the trusted keys and the
+    /// witness file.
+    anchors: Arc<(SharedStore, Origin, TrustedKeys, PathBuf)>,
 }
 
 impl std::fmt::Debug for AiLog {
@@ -243,9 +255,10 @@ impl AiLog {
         let checkpointed = report.latest_checkpoint.map(|(size, _)| size).unwrap_or(0);
         let appender = Appender::resume(keys.origin.clone(), report.leaves());
         let (commands, queue) = mpsc::channel(1024);
+        let anchors = Arc::new((store.clone(), keys.origin.clone(), keys.trusted.clone(), keys.witness.clone()));
         let owner = Owner { appender, checkpointed, signer: keys.signer, kek: keys.kek, witness: keys.witness, sink, clock: clock.clone() };
         tokio::spawn(owner.run(queue));
-        Ok((AiLog { commands, pseudonyms: Arc::new(keys.pseudonyms), clock }, rows))
+        Ok((AiLog { commands, pseudonyms: Arc::new(keys.pseudonyms), clock, anchors }, rows))
     }
 
     /// Commits the drafts (in order, gap-free) and returns their seqs; only then may what they
@@ -262,6 +275,35 @@ impl AiLog {
         let (reply, answer) = oneshot::channel();
         self.commands.send(Command::Checkpoint { reply }).await.map_err(|_| AiLogError::Unavailable)?;
         answer.await.unwrap_or(Err(AiLogError::Unavailable))
+    }
+
+    /// The office a logged session belonged to (from its `session.start`), if the log has it.
+    pub async fn session_office(&self, session: &str) -> Result<Option<String>, AiLogError> {
+        let rows = self.anchors.0.ai_log_session_rows(session).await?;
+        let Some(start) = rows.iter().find(|r| r.kind == "session.start") else { return Ok(None) };
+        let record = prepazka_ailog::Record::decode(&start.record)?;
+        Ok(record.body.iter().find(|(k, _)| k.as_str() == "office").and_then(|(_, v)| match v {
+            prepazka_ailog::BodyValue::Str(office) => Some(office.clone()),
+            _ => None,
+        }))
+    }
+
+    /// One session's records with inclusion proofs (an export bundle, JSON), for an appeal or a
+    /// case file. The export itself is logged first (`log.export`, AI-L18) and anchored by a
+    /// checkpoint, then the whole log is verified: a log that does not verify is not exported.
+    pub async fn export(&self, session: &str, by: prepazka_ailog::Actor) -> Result<String, AiLogError> {
+        let (store, origin, trusted, witness) = &*self.anchors;
+        let mut draft = RecordDraft::new(prepazka_ailog::RecordKind::LogExport, self.now());
+        draft.actor = Some(by);
+        draft.body.insert(prepazka_ailog::FieldName::parse("session")?, prepazka_ailog::BodyValue::str(session)?);
+        self.append(vec![draft], None).await?;
+        self.checkpoint().await?;
+        let (report, _) = verify_against(store, origin, trusted, witness).await?;
+        let rows: Vec<StoredRecord> = store.ai_log_session_rows(session).await?.iter().map(to_stored).collect();
+        let newest = store.ai_log_checkpoints().await?.pop().ok_or(AiLogError::Unavailable)?;
+        let checkpoint = SignedCheckpoint::parse_line(&newest.line)?;
+        let tree = prepazka_ailog::MerkleTree::from_leaves(report.into_leaves());
+        Ok(prepazka_ailog::ExportBundle::build(&tree, checkpoint, &rows)?.to_json()?)
     }
 
     /// The pseudonym of a person (a staff username, a session's client), never the name itself.

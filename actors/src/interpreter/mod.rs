@@ -258,6 +258,22 @@ impl Interpreting {
         self.sessions().get(id).filter(|h| h.addr.connected()).cloned()
     }
 
+    /// The office a logged session (live or long over) belonged to.
+    pub async fn session_office(&self, id: &str) -> Result<Option<String>, InterpretError> {
+        self.inner.engines.log.session_office(id).await.map_err(|_| InterpretError::LogUnavailable)
+    }
+
+    /// Exports one session's records with inclusion proofs; the export is logged under the
+    /// member's pseudonym first (AI-L18). `supervisor` picks the role the record names.
+    pub async fn export_session(&self, id: &str, username: &str, supervisor: bool) -> Result<String, InterpretError> {
+        let log = &self.inner.engines.log;
+        let role = if supervisor { PersonRole::Supervisor } else { PersonRole::Overseer };
+        log.export(id, LogActor::Person { role, id: log.pseudonym(username) }).await.map_err(|err| {
+            tracing::error!(error = %err, "AI-log export failed");
+            InterpretError::LogUnavailable
+        })
+    }
+
     /// Suspends AI interpreting for an office (AI-L10): logged, every open session of the office
     /// stopped, no new one opened until resumed. Survives restarts (read back from the log).
     pub async fn suspend(&self, office: &str, supervisor: &str, suspend: bool) -> Result<usize, InterpretError> {
