@@ -51,11 +51,14 @@ struct Lazy {
 fn model_name(info: &Info) -> String {
     let file = std::path::Path::new(&info.model).file_name().and_then(|f| f.to_str()).unwrap_or(&info.model);
     let clean: String = file.chars().map(|c| if c.is_ascii_alphanumeric() || "._:-/@+".contains(c) { c } else { '-' }).collect();
-    format!(
-        "{}@{}",
-        clean.chars().take(100).collect::<String>(),
-        info.engine.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.').take(24).collect::<String>()
-    )
+    // "whisper.cpp 1.8.3 (whisper-rs 0.16)" → "whisper.cpp-1.8.3-whisper-rs-0.16".
+    let engine = info
+        .engine
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    format!("{}@{}", clean.chars().take(80).collect::<String>(), engine.chars().take(40).collect::<String>())
 }
 
 impl Lazy {

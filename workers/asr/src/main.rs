@@ -13,7 +13,12 @@
 //! The decoding parameters are fixed in [`DECODING`] and reported, with their hash, in `Info`,
 //! so that an AI-log record can say exactly how a transcript was made. They are whisper.cpp's
 //! defaults (which the CLI measurements in docs/MODELS.md used) except `no_context`: every
-//! utterance is decoded on its own, so one speaker's words never prime the next transcript.
+//! utterance is decoded on its own, so one speaker's words never prime the next transcript, and
+//! `audio_ctx`: whisper.cpp encodes a full 30-second window (1,500 encoder frames) however short
+//! the audio; an utterance at the counter is a few seconds, so the encoder is given the frames
+//! the audio fills (50 per second) plus a margin ([`AudioCtx::Fit`]), which makes recognition of a
+//! 5-second utterance about three times faster (docs/MODELS.md, BENCHMARKS.md).
+//! `PREPAZKA_ASR_AUDIO_CTX=full` restores the full window (for comparison; it is in the fingerprint).
 
 use std::collections::HashMap;
 use std::io;
@@ -40,6 +45,46 @@ struct Decoding {
     no_context: bool,
     suppress_blank: bool,
     suppress_nst: bool,
+    audio_ctx: AudioCtx,
+}
+
+/// How many encoder frames whisper.cpp computes for an utterance.
+#[derive(Clone, Copy)]
+enum AudioCtx {
+    /// The model's whole 30-second window, whatever the length of the audio.
+    Full,
+    /// The frames the audio fills (one per 20 ms) plus `margin` frames, at most the whole window.
+    Fit { margin: i32 },
+}
+
+impl AudioCtx {
+    /// Encoder frames per second of 16 kHz audio (mel hop 10 ms, then a stride-2 convolution).
+    const FRAMES_PER_SECOND: usize = 50;
+
+    fn from_env() -> AudioCtx {
+        match std::env::var("PREPAZKA_ASR_AUDIO_CTX").as_deref() {
+            Ok("full") => AudioCtx::Full,
+            _ => DECODING.audio_ctx,
+        }
+    }
+
+    /// 0 means "the model's default" (the whole window) to whisper.cpp.
+    fn frames_for(self, samples: usize, window: i32) -> i32 {
+        match self {
+            AudioCtx::Full => 0,
+            AudioCtx::Fit { margin } => {
+                let filled = i32::try_from(samples.div_ceil(16_000 / Self::FRAMES_PER_SECOND)).unwrap_or(i32::MAX);
+                filled.saturating_add(margin).min(window)
+            }
+        }
+    }
+
+    fn to_json(self) -> serde_json::Value {
+        match self {
+            AudioCtx::Full => json!("full window"),
+            AudioCtx::Fit { margin } => json!(format!("fit: 50 frames per second of audio + {margin}")),
+        }
+    }
 }
 
 const DECODING: Decoding = Decoding {
@@ -54,6 +99,9 @@ const DECODING: Decoding = Decoding {
     no_context: true,
     suppress_blank: true,
     suppress_nst: false,
+    // 64 frames = 1.28 s of slack after the audio: fewer made the base model cut the last word
+    // of some test-set utterances.
+    audio_ctx: AudioCtx::Fit { margin: 64 },
 };
 
 impl Decoding {
@@ -70,6 +118,7 @@ impl Decoding {
             "no_context": self.no_context,
             "suppress_blank": self.suppress_blank,
             "suppress_nst": self.suppress_nst,
+            "audio_ctx": self.audio_ctx.to_json(),
             "avg_logprob": "mean plog of text tokens (id < eot)",
         })
     }
@@ -141,20 +190,22 @@ fn run(args: &WorkerArgs, protocol_out: std::fs::File) -> Result<(), String> {
     let (hashed, hash_time) = hashing.join().map_err(|_| "the hashing thread panicked".to_owned())?;
     let model_sha256 = hashed.map_err(|e| format!("cannot hash {}: {e}", model.display()))?;
 
-    let (decoding, decoding_sha256) = decoding_fingerprint(&DECODING.to_json());
+    let decoding = Decoding { audio_ctx: AudioCtx::from_env(), ..DECODING };
+    let window = context.n_audio_ctx();
+    let (decoding_json, decoding_sha256) = decoding_fingerprint(&decoding.to_json());
     let info = Info {
         kind: WorkerKind::Asr,
         protocol: PROTOCOL_VERSION,
         engine: format!("whisper.cpp {} (whisper-rs 0.16)", whisper_rs::WHISPER_CPP_VERSION),
         model: model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         model_sha256,
-        decoding,
+        decoding: decoding_json,
         decoding_sha256,
         threads: args.threads,
         load_ms: started.elapsed().as_millis() as u64,
     };
     tracing::info!(load_ms = info.load_ms, hash_ms = hash_time.as_millis() as u64, "model loaded");
-    let mut engine = Asr { eot: context.token_eot(), state, params: HashMap::new(), threads: args.threads };
+    let mut engine = Asr { eot: context.token_eot(), state, params: HashMap::new(), threads: args.threads, audio_ctx: decoding.audio_ctx, window };
     worker::serve(&info, &mut engine, io::stdin(), protocol_out).map_err(|e| format!("serving: {e}"))
 }
 
@@ -170,6 +221,9 @@ struct Asr {
     /// Token ids below end-of-text are text; the rest are special and timestamp tokens.
     eot: i32,
     threads: u32,
+    audio_ctx: AudioCtx,
+    /// The model's encoder window in frames (1,500 for every Whisper).
+    window: i32,
 }
 
 impl Asr {
@@ -204,6 +258,7 @@ impl Engine for Asr {
         let started = Instant::now();
         let mut params = self.params_for(job.language);
         params.set_translate(job.task == AsrTask::TranslateToEnglish);
+        params.set_audio_ctx(self.audio_ctx.frames_for(job.samples.len(), self.window));
         self.state.full(params, &job.samples).map_err(|e| JobError::internal(format!("whisper: {e}")))?;
 
         let mut segments = Vec::new();

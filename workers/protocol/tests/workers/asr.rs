@@ -128,10 +128,17 @@ async fn a_worker_that_died_between_jobs_is_replaced_without_an_error() {
     let client = WorkerClient::spawn(config).await.expect("worker starts");
     let pid = client.pid().expect("a running worker");
     assert!(std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().expect("kill runs").success());
-    // Let it die before the next call looks.
-    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z")) {
+    // Let it die before the next call looks. The main thread shows as a zombie while the
+    // worker's other threads are still being torn down, and until they are, waitpid does not
+    // report the exit: wait for the zombie with one thread left, then a little longer.
+    let dying = || {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .is_ok_and(|s| !(s.contains("State:\tZ") && s.lines().any(|l| l.split_whitespace().eq(["Threads:", "1"]))))
+    };
+    while dying() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    tokio::time::sleep(Duration::from_millis(100)).await;
     client.transcribe(None, AsrTask::Transcribe, &one_second_of_quiet()).await.expect("no error for this job");
     assert!(client.pid().is_some_and(|p| p != pid));
 }
