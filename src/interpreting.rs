@@ -10,9 +10,10 @@ use std::sync::Arc;
 use prepazka_actors::interpreter::ai_log::{self, AiLog, AiLogKeys};
 use prepazka_actors::interpreter::workers::{WorkerRecogniser, WorkerSettings, WorkerTranslator};
 use prepazka_actors::interpreter::Interpreting;
-use prepazka_ailog::{ExportBundle, MerkleTree, SignedCheckpoint};
-use prepazka_models::clock::Clock;
-use prepazka_store::writer::Writer;
+use prepazka_actors::interpreter::AiLogError;
+use prepazka_ailog::{Actor as LogActor, PersonRole};
+use prepazka_models::clock::{Clock, SystemClock};
+use prepazka_store::writer::{Writer, WriterConfig};
 use prepazka_store::SharedStore;
 
 use crate::config::Config;
@@ -96,14 +97,16 @@ pub async fn start(
     }
 }
 
-/// `prepazka ai-log verify` and `prepazka ai-log export --session ID --to FILE`.
+/// `prepazka ai-log verify` and `prepazka ai-log export --session ID --to FILE [--by NAME]
+/// [--purpose TEXT]`.
 pub async fn command(config: &Config, words: &[String], to: Option<PathBuf>) -> Result<(), String> {
     let store = prepazka_store::connect(&config.database_url).await.map_err(|e| e.to_string())?;
     let keys = AiLogKeys::load_or_create(&config.ai_log_dir(), &config.ai_log_origin).map_err(|e| e.to_string())?;
-    let verified = ai_log::verify_store(&store, &keys).await;
     match words.first().map(String::as_str) {
         Some("verify") => {
-            let (report, _) = verified.map_err(|e| format!("the AI log does NOT verify: {e}"))?;
+            // Reads hashes, signatures and ciphertext only (nothing is decrypted), so it writes
+            // nothing and can run beside the server.
+            let (report, _) = ai_log::verify_store(&store, &keys).await.map_err(|e| format!("the AI log does NOT verify: {e}"))?;
             println!(
                 "the AI log verifies: {} records, {} checkpoints, newest checkpoint at size {}, {} records not yet anchored",
                 report.records,
@@ -120,21 +123,31 @@ pub async fn command(config: &Config, words: &[String], to: Option<PathBuf>) -> 
             Ok(())
         }
         Some("export") => {
-            let session = words.iter().position(|w| w == "--session").and_then(|i| words.get(i + 1)).ok_or("export needs --session ID")?;
+            let flag = |name: &str| words.iter().position(|w| w == name).and_then(|i| words.get(i + 1)).cloned();
+            let session = flag("--session").ok_or("export needs --session ID")?;
             let to = to.ok_or("export needs --to FILE")?;
-            let (report, _) = verified.map_err(|e| format!("refusing to export: the AI log does NOT verify: {e}"))?;
-            let rows: Vec<_> = store.ai_log_session_rows(session).await.map_err(|e| e.to_string())?.iter().map(ai_log::to_stored).collect();
-            if rows.is_empty() {
+            let by = flag("--by").or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "operator".into());
+            let purpose = flag("--purpose").unwrap_or_else(|| "operator_export".into());
+            if store.ai_log_session_rows(&session).await.map_err(|e| e.to_string())?.is_empty() {
                 return Err(format!("no AI-log records for session {session}"));
             }
-            let newest = store.ai_log_checkpoints().await.map_err(|e| e.to_string())?.pop().ok_or("the log has no checkpoint yet")?;
-            let checkpoint = SignedCheckpoint::parse_line(&newest.line).map_err(|e| e.to_string())?;
-            let tree = MerkleTree::from_leaves(report.into_leaves());
-            let bundle = ExportBundle::build(&tree, checkpoint, &rows).map_err(|e| e.to_string())?;
-            std::fs::write(&to, bundle.to_json().map_err(|e| e.to_string())?).map_err(|e| format!("writing {}: {e}", to.display()))?;
-            println!("{} records of session {session} written to {} with inclusion proofs", rows.len(), to.display());
+            // The export is itself a record (AI-L18): this process becomes the log's one
+            // appender for the moment, which the lock allows only while the server is down.
+            let (writer, writer_task) = Writer::spawn(store.clone(), WriterConfig::default());
+            let (log, _) = AiLog::start(&store, Arc::new(writer.clone()), keys, Arc::new(SystemClock)).await.map_err(|e| match e {
+                AiLogError::InUse(_) => format!("{e}"),
+                other => format!("refusing to export: {other}"),
+            })?;
+            let operator = LogActor::Person { role: PersonRole::Administrator, id: log.pseudonym(&by) };
+            let bundle = log.export(&session, operator, &purpose).await.map_err(|e| format!("refusing to export: {e}"))?;
+            drop(log);
+            drop(writer);
+            let _ = writer_task.await;
+            let records = prepazka_ailog::ExportBundle::from_json(&bundle).map(|b| b.entries.len()).unwrap_or(0);
+            std::fs::write(&to, bundle).map_err(|e| format!("writing {}: {e}", to.display()))?;
+            println!("{records} records of session {session} written to {} with inclusion proofs (logged as log.export)", to.display());
             Ok(())
         }
-        _ => Err("usage: prepazka ai-log verify | prepazka ai-log export --session ID --to FILE".into()),
+        _ => Err("usage: prepazka ai-log verify | prepazka ai-log export --session ID --to FILE [--by NAME] [--purpose TEXT]".into()),
     }
 }

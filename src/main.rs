@@ -37,7 +37,10 @@ commands:
   migrate   apply database migrations and exit
   backup    --to FILE: write a consistent copy of the live SQLite database
   ai-log verify                           check the whole AI log; names the first bad record
-  ai-log export --session ID --to FILE    one session's records with inclusion proofs
+  ai-log export --session ID --to FILE [--by NAME] [--purpose TEXT]
+            one session's records with inclusion proofs, logged as log.export under NAME's
+            pseudonym (default $USER); the server must be stopped (it holds the appender
+            lock): while it runs, export through /interpret/{id}/export
   enrol     --office ID --kind kiosk|display --label TEXT [--base-url URL]:
             enrol a kiosk or display; prints its token and enrolment link (shown only once)
 options:
@@ -97,6 +100,11 @@ fn parse_args() -> Result<Args, String> {
             "--label" => args.device.label = Some(value()?),
             "--base-url" => args.device.base_url = Some(value()?),
             "--session" => args.session = Some(value()?),
+            // Passed on to `ai-log export` as they came.
+            flag @ ("--by" | "--purpose") => {
+                let value = value()?;
+                args.words.extend([flag.to_owned(), value]);
+            }
             word if !word.starts_with('-') => args.words.push(word.to_owned()),
             other => return Err(format!("unknown option {other}")),
         }

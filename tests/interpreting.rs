@@ -250,6 +250,7 @@ async fn an_interpreted_exchange_is_logged_before_it_is_shown() {
     assert_eq!(status, 200);
     assert!(transcript.contains(segment["transcript"].as_str().unwrap_or_default()), "{transcript}");
     assert!(transcript.contains("Please look into the camera."), "{transcript}");
+    assert_eq!(count(&all_kinds(&server).await, "log.access"), 1, "reading the transcript is logged (AI-L18)");
 
     // Stop: the phase flips at once and later speech shows nothing.
     let (status, _, _) = post(&c, &server, &s.cookie, &format!("/interpret/{}/finish", s.id), &[("csrf", &s.csrf), ("how", "stop")]).await;
@@ -266,11 +267,11 @@ async fn an_interpreted_exchange_is_logged_before_it_is_shown() {
 
     let (ok, report) = ai_log(&server, &["verify"]);
     assert!(ok, "{report}");
+    // The offline export would be a second appender while the server runs: refused.
     let bundle = server.data_dir.join("session.json");
     let (ok, report) = ai_log(&server, &["export", "--session", &s.id, "--to", bundle.to_str().expect("path")]);
-    assert!(ok, "{report}");
-    let exported: Value = serde_json::from_str(&std::fs::read_to_string(&bundle).expect("bundle")).expect("bundle JSON");
-    assert!(exported.to_string().contains("proof"), "{exported}");
+    assert!(!ok && report.contains("locked"), "{report}");
+    assert!(!bundle.exists());
 
     // Through the server, the export is itself logged (AI-L18), and only for the session's office.
     let (status, body) = get(&c, &server, &s.cookie, &format!("/interpret/{}/export", s.id)).await;
@@ -282,10 +283,7 @@ async fn an_interpreted_exchange_is_logged_before_it_is_shown() {
     let officer = sign_in(&c, &server, "officer-praha-zizkov").await;
     let (status, _) = get(&c, &server, &officer, &format!("/interpret/{}/export", s.id)).await;
     assert_eq!(status, 403);
-    let all: Vec<String> = {
-        let store = server.store().await;
-        store.ai_log_rows(0, 100_000).await.expect("rows").into_iter().map(|r| r.kind).collect()
-    };
+    let all = all_kinds(&server).await;
     assert_eq!(count(&all, "log.export"), 1, "{all:?}");
     let (ok, report) = ai_log(&server, &["verify"]);
     assert!(ok, "{report}");
@@ -304,6 +302,22 @@ async fn an_interpreted_exchange_is_logged_before_it_is_shown() {
     assert_eq!(count(&records(&server, &open.id).await, "session.crash_recovered"), 1, "{kinds:?}");
     let (ok, report) = ai_log(&server, &["verify"]);
     assert!(ok, "{report}");
+
+    // With the server down, the offline export writes the bundle and logs itself.
+    server.kill9();
+    let (ok, report) = ai_log(&server, &["export", "--session", &s.id, "--to", bundle.to_str().expect("path"), "--by", "auditor-1"]);
+    assert!(ok, "{report}");
+    let exported: Value = serde_json::from_str(&std::fs::read_to_string(&bundle).expect("bundle")).expect("bundle JSON");
+    assert!(exported.to_string().contains("proof"), "{exported}");
+    assert_eq!(count(&all_kinds(&server).await, "log.export"), 2);
+    let (ok, report) = ai_log(&server, &["verify"]);
+    assert!(ok, "{report}");
+}
+
+/// The kinds of every AI-log record, in order.
+async fn all_kinds(server: &Server) -> Vec<String> {
+    let store = server.store().await;
+    store.ai_log_rows(0, 100_000).await.expect("rows").into_iter().map(|r| r.kind).collect()
 }
 
 /// Bad input on the audio socket ends the session cleanly, with a reason, and the server stays up.

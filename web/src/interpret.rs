@@ -666,8 +666,13 @@ async fn transcript(
     Lang(locale): Lang,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let (_, handle) = officer_session(&state, &req, &id, locale).await?;
+    let (staff, handle) = officer_session(&state, &req, &id, locale).await?;
     let snapshot = handle.snapshot(Side::Officer).await.map_err(|e| ApiError::page(code_of(&e), locale))?;
+    // The transcript leaves the live screens for a file: logged first (AI-L18).
+    service(&state, locale)?
+        .record_access(&id, &staff.member.username, false, "case_file_transcript")
+        .await
+        .map_err(|e| ApiError::page(code_of(&e), locale))?;
     let words = |key: &str| catalog().t(locale, key);
     let mut text = format!(
         "{}\n{}: {}\n{}: {} / cs\n\n",
@@ -701,6 +706,7 @@ async fn transcript(
     Ok(HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"transcript-{id}.txt\"")))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(text))
 }
 

@@ -47,6 +47,10 @@ pub enum AiLogError {
     Verify(String),
     #[error("store: {0}")]
     Store(#[from] prepazka_store::StoreError),
+    /// Another process (a running server) holds the appender lock: a second appender would
+    /// take sequence numbers the first one is about to use.
+    #[error("another process is appending to the AI log ({0} is locked): stop it, or use the server's logged export")]
+    InUse(String),
 }
 
 /// Where records go. The store's writer in production; a test can put a failing sink in front
@@ -81,6 +85,7 @@ pub struct AiLogKeys {
     pub pseudonyms: PseudonymKey,
     pub trusted: TrustedKeys,
     pub witness: PathBuf,
+    pub appender_lock: PathBuf,
 }
 
 impl std::fmt::Debug for AiLogKeys {
@@ -96,6 +101,9 @@ pub mod files {
     pub const PSEUDONYM_KEY: &str = "ai-log-pseudonym.key";
     pub const TRUSTED_KEYS: &str = "ai-log-trusted.pub";
     pub const WITNESS: &str = "ai-log-witness.txt";
+    /// Held (an exclusive advisory lock) by the one process that appends: the server, or an
+    /// offline `prepazka ai-log export` while the server is down.
+    pub const APPENDER_LOCK: &str = "ai-log-appender.lock";
 }
 
 impl AiLogKeys {
@@ -127,7 +135,7 @@ impl AiLogKeys {
             std::fs::write(&trusted_path, &trusted_text).map_err(|e| keys_err("writing the trusted keys", &e))?;
         }
         let trusted = TrustedKeys::parse(&trusted_text).map_err(|e| keys_err("trusted keys", &e))?;
-        Ok(Self { origin, signer, kek, pseudonyms, trusted, witness: dir.join(files::WITNESS) })
+        Ok(Self { origin, signer, kek, pseudonyms, trusted, witness: dir.join(files::WITNESS), appender_lock: dir.join(files::APPENDER_LOCK) })
     }
 }
 
@@ -239,6 +247,23 @@ struct Owner {
     witness: PathBuf,
     sink: Arc<dyn AiLogSink>,
     clock: Arc<dyn Clock>,
+    /// Held for the task's life; the lock goes with the file.
+    _appender_lock: std::fs::File,
+}
+
+/// Takes the appender lock without waiting.
+fn lock_appender(path: &Path) -> Result<std::fs::File, AiLogError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| AiLogError::Keys(format!("opening {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(AiLogError::InUse(path.display().to_string())),
+        Err(std::fs::TryLockError::Error(e)) => Err(AiLogError::Keys(format!("locking {}: {e}", path.display()))),
+    }
 }
 
 impl AiLog {
@@ -251,12 +276,13 @@ impl AiLog {
         keys: AiLogKeys,
         clock: Arc<dyn Clock>,
     ) -> Result<(AiLog, Vec<AiLogRow>), AiLogError> {
+        let lock = lock_appender(&keys.appender_lock)?;
         let (report, rows) = verify_store(store, &keys).await?;
         let checkpointed = report.latest_checkpoint.map(|(size, _)| size).unwrap_or(0);
         let appender = Appender::resume(keys.origin.clone(), report.leaves());
         let (commands, queue) = mpsc::channel(1024);
         let anchors = Arc::new((store.clone(), keys.origin.clone(), keys.trusted.clone(), keys.witness.clone()));
-        let owner = Owner { appender, checkpointed, signer: keys.signer, kek: keys.kek, witness: keys.witness, sink, clock: clock.clone() };
+        let owner = Owner { appender, checkpointed, signer: keys.signer, kek: keys.kek, witness: keys.witness, sink, clock: clock.clone(), _appender_lock: lock };
         tokio::spawn(owner.run(queue));
         Ok((AiLog { commands, pseudonyms: Arc::new(keys.pseudonyms), clock, anchors }, rows))
     }
@@ -291,11 +317,12 @@ impl AiLog {
     /// One session's records with inclusion proofs (an export bundle, JSON), for an appeal or a
     /// case file. The export itself is logged first (`log.export`, AI-L18) and anchored by a
     /// checkpoint, then the whole log is verified: a log that does not verify is not exported.
-    pub async fn export(&self, session: &str, by: prepazka_ailog::Actor) -> Result<String, AiLogError> {
+    pub async fn export(&self, session: &str, by: prepazka_ailog::Actor, purpose: &str) -> Result<String, AiLogError> {
         let (store, origin, trusted, witness) = &*self.anchors;
         let mut draft = RecordDraft::new(prepazka_ailog::RecordKind::LogExport, self.now());
         draft.actor = Some(by);
         draft.body.insert(prepazka_ailog::FieldName::parse("session")?, prepazka_ailog::BodyValue::str(session)?);
+        draft.body.insert(prepazka_ailog::FieldName::parse("purpose")?, prepazka_ailog::BodyValue::str(purpose)?);
         self.append(vec![draft], None).await?;
         self.checkpoint().await?;
         let (report, _) = verify_against(store, origin, trusted, witness).await?;
@@ -304,6 +331,16 @@ impl AiLog {
         let checkpoint = SignedCheckpoint::parse_line(&newest.line)?;
         let tree = prepazka_ailog::MerkleTree::from_leaves(report.into_leaves());
         Ok(prepazka_ailog::ExportBundle::build(&tree, checkpoint, &rows)?.to_json()?)
+    }
+
+    /// Records that someone reads a session's AI output outside the live session (AI-L18,
+    /// `log.access`: who, which session, why), before the reading is handed out.
+    pub async fn record_access(&self, session: &str, by: prepazka_ailog::Actor, purpose: &str) -> Result<(), AiLogError> {
+        let mut draft = RecordDraft::new(prepazka_ailog::RecordKind::LogAccess, self.now());
+        draft.actor = Some(by);
+        draft.body.insert(prepazka_ailog::FieldName::parse("session")?, prepazka_ailog::BodyValue::str(session)?);
+        draft.body.insert(prepazka_ailog::FieldName::parse("purpose")?, prepazka_ailog::BodyValue::str(purpose)?);
+        self.append(vec![draft], None).await.map(drop)
     }
 
     /// The pseudonym of a person (a staff username, a session's client), never the name itself.

@@ -267,11 +267,25 @@ impl Interpreting {
     /// member's pseudonym first (AI-L18). `supervisor` picks the role the record names.
     pub async fn export_session(&self, id: &str, username: &str, supervisor: bool) -> Result<String, InterpretError> {
         let log = &self.inner.engines.log;
-        let role = if supervisor { PersonRole::Supervisor } else { PersonRole::Overseer };
-        log.export(id, LogActor::Person { role, id: log.pseudonym(username) }).await.map_err(|err| {
+        log.export(id, Self::reader(log, username, supervisor), "case_file_export").await.map_err(|err| {
             tracing::error!(error = %err, "AI-log export failed");
             InterpretError::LogUnavailable
         })
+    }
+
+    /// Logs (`log.access`, AI-L18) that a member reads a session's output outside the live
+    /// screens, e.g. the transcript for the case file; the reading waits for the commit.
+    pub async fn record_access(&self, id: &str, username: &str, supervisor: bool, purpose: &str) -> Result<(), InterpretError> {
+        let log = &self.inner.engines.log;
+        log.record_access(id, Self::reader(log, username, supervisor), purpose).await.map_err(|err| {
+            tracing::error!(error = %err, "AI-log access record failed");
+            InterpretError::LogUnavailable
+        })
+    }
+
+    fn reader(log: &AiLog, username: &str, supervisor: bool) -> LogActor {
+        let role = if supervisor { PersonRole::Supervisor } else { PersonRole::Overseer };
+        LogActor::Person { role, id: log.pseudonym(username) }
     }
 
     /// Suspends AI interpreting for an office (AI-L10): logged, every open session of the office
