@@ -126,7 +126,28 @@ async fn administrator_enrols_and_revokes_devices(backend: Backend) {
     let display = enrol(&c, between(&created, "data-enrolment-link>", "<")).await.1.expect("display cookie");
     assert_eq!(get_page(&c, &format!("{}/display", server.url), &display, "en").await.0, 200);
     let display_hash = token_hash(&display_token);
+    // Its open stream is told at once and ends (the page reloads into the refusal); another
+    // display's stream goes on.
+    let mut open = EventStream::open(&server, &display, None).await;
+    open.read_until("retry: ").await;
+    let fields = [("csrf", csrf.as_str()), ("office", "brno"), ("kind", "display"), ("label", "Other TV")];
+    let (_, other_created, _) = post_form(&c, &server, &admin, "/admin/devices", &fields).await;
+    let other = enrol(&c, between(&other_created, "data-enrolment-link>", "<")).await.1.expect("display cookie");
+    let mut other_stream = EventStream::open(&server, &other, None).await;
+    other_stream.read_until("retry: ").await;
     post_form(&c, &server, &admin, "/admin/devices/revoke", &[("csrf", &csrf), ("device", &display_hash)]).await;
+    let told = open.read_until("event: revoked").await;
+    // The end of the chunked body: the response is over.
+    if !told.contains("\r\n0\r\n\r\n") {
+        open.read_until("\r\n0\r\n\r\n").await;
+    }
+    let fields = [("csrf", csrf.as_str()), ("office", "brno"), ("kind", "kiosk"), ("label", "Brno kiosk")];
+    let (_, kiosk_created, _) = post_form(&c, &server, &admin, "/admin/devices", &fields).await;
+    let brno_kiosk = enrol(&c, between(&kiosk_created, "data-enrolment-link>", "<")).await.1.expect("kiosk cookie");
+    let (status, _, _) = post_form(&c, &server, &brno_kiosk, "/kiosk/walk-in", &[("service", "visa_sticker")]).await;
+    assert!(status < 400, "{status}");
+    let seen = other_stream.read_until("event: queue").await;
+    assert!(!seen.contains("revoked"), "{seen}");
     assert_eq!(get_page(&c, &format!("{}/display/events", server.url), &display, "en").await.0, 403);
     let (status, _, _) = post_form(&c, &server, &admin, "/admin/devices/revoke", &[("csrf", &csrf), ("device", &display_hash)]).await;
     assert_eq!(status, 404);

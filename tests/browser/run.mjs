@@ -28,7 +28,7 @@
 //      notice (artificial intelligence, human interpreter); the officer's microphone streams a
 //      whole sentence before the acknowledgement and no segment appears; after #ack a segment
 //      (Czech transcript + labelled English translation, or withheld) appears on both screens
-//      within 150 s; the officer stops the AI; `prepazka ai-log export` of the session holds
+//      within 150 s; the officer stops the AI; the session's export (/interpret/{id}/export) holds
 //      exactly one asr.segment, mt.segment and output.presented record per segment shown, in that
 //      order and after notice.acknowledged (interpret-ai-log.json), and `prepazka ai-log verify`
 //      passes. Needs the model cache (scripts/setup-models, scripts/setup-models --testset) and
@@ -928,10 +928,16 @@ async function flowInterpreting(officer, base, open) {
 
   // 7. The AI log: exactly one transcription, translation and presentation record per segment
   //    shown, in that order, all after the acknowledgement; nothing presented that is not shown.
+  //    The overseer exports it through the server (itself logged as log.export): the offline
+  //    `prepazka ai-log export` refuses while the server holds the log.
   const bundleFile = path.join(artifacts, 'interpret-ai-log.json');
-  const exported = await aiLog(['export', '--session', id, '--to', bundleFile]);
-  assert(exported.code === 0, `${exported.command} exited with ${exported.code}: ${exported.output}`);
-  const bundle = JSON.parse(fs.readFileSync(bundleFile, 'utf8'));
+  const exported = await officer.evaluate(async (url) => {
+    const r = await fetch(url);
+    return { status: r.status, text: await r.text() };
+  }, `${base}interpret/${id}/export`);
+  assert(exported.status === 200, `GET /interpret/${id}/export answered ${exported.status}: ${exported.text.slice(0, 300)}`);
+  fs.writeFileSync(bundleFile, exported.text);
+  const bundle = JSON.parse(exported.text);
   assert(bundle.format === 'prepazka-ailog-export/v1' && Array.isArray(bundle.entries), `unexpected bundle format ${bundle.format}`);
   const records = bundle.entries.map((e) => ({ seq: e.seq, proof: e.proof, ...JSON.parse(e.record) }));
   for (const r of records) assert(r.session === id, `record ${r.seq} (${r.kind}) belongs to session ${r.session}, not ${id}`);

@@ -218,3 +218,42 @@ pub async fn confirm(client: &awc::Client, server: &Server, token: &str, hold_id
     )
     .await
 }
+
+/// An event stream read the way a browser's EventSource reads it: plain HTTP/1.1 on a socket.
+pub struct EventStream {
+    socket: tokio::net::TcpStream,
+}
+
+impl EventStream {
+    pub async fn open(server: &Server, cookie: &str, last_event_id: Option<&str>) -> EventStream {
+        use tokio::io::AsyncWriteExt as _;
+        let address = server.url.trim_start_matches("http://");
+        let mut socket = tokio::net::TcpStream::connect(address).await.expect("connect");
+        let last = last_event_id.map(|id| format!("Last-Event-ID: {id}\r\n")).unwrap_or_default();
+        let request =
+            format!("GET /display/events HTTP/1.1\r\nHost: {address}\r\nAccept: text/event-stream\r\nCookie: {cookie}\r\n{last}\r\n");
+        socket.write_all(request.as_bytes()).await.expect("send");
+        EventStream { socket }
+    }
+
+    /// Reads until `needle` has arrived; returns everything read (headers included).
+    pub async fn read_until(&mut self, needle: &str) -> String {
+        use tokio::io::AsyncReadExt as _;
+        let mut seen = String::new();
+        let mut buffer = [0u8; 4096];
+        let reading = async {
+            loop {
+                let n = self.socket.read(&mut buffer).await.expect("read");
+                assert!(n > 0, "stream closed; read: {seen}");
+                seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+                if seen.contains(needle) {
+                    return;
+                }
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(10), reading).await.is_err() {
+            panic!("no {needle} within 10 s; read: {seen}");
+        }
+        seen
+    }
+}

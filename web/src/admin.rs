@@ -272,6 +272,8 @@ async fn revoke(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang
     }
     let write = Write::RevokeDevice { token_hash: device.to_owned(), actor: session.member.username.clone(), now: state.clock.now() };
     state.writer.submit(write).await.map_err(fail)?;
+    // After the commit: a display that reconnects now is refused by the store.
+    let _ = state.revocations.send(device.into());
     tracing::info!(device = short(device), "device revoked");
     Ok(HttpResponse::SeeOther().insert_header((header::LOCATION, "/admin/devices")).finish())
 }

@@ -64,6 +64,8 @@ pub struct AppState {
     pub http: ops::HttpMetrics,
     /// When each enrolled device was last seen (in memory, for the administrator's page).
     pub devices_seen: admin::DevicesSeen,
+    /// Token hashes of devices as they are revoked: a display's open event stream ends at once.
+    pub revocations: tokio::sync::broadcast::Sender<Arc<str>>,
     pub hold_minutes: i64,
     pub secure_cookies: bool,
     /// AI interpreting; `None` when its log could not be opened (booking and queues go on).
@@ -102,6 +104,7 @@ impl AppState {
             join_budget: limits::Limiter::new(office_day::JOIN_PER_CLIENT, Duration::from_secs(15 * 60)),
             http: ops::HttpMetrics::default(),
             devices_seen: admin::DevicesSeen::default(),
+            revocations: tokio::sync::broadcast::channel(64).0,
             hold_minutes: settings.hold_minutes,
             secure_cookies: settings.secure_cookies,
             interpreting: None,

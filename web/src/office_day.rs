@@ -81,6 +81,16 @@ async fn device_office<'s>(
     kind: DeviceKind,
     locale: Locale,
 ) -> Result<&'s prepazka_actors::OfficeHandle, ApiError> {
+    device(state, req, kind, locale).await.map(|(office, _)| office)
+}
+
+/// The office and the token hash of the enrolled device making this request, if it is of `kind`.
+async fn device<'s>(
+    state: &'s AppState,
+    req: &HttpRequest,
+    kind: DeviceKind,
+    locale: Locale,
+) -> Result<(&'s prepazka_actors::OfficeHandle, Arc<str>), ApiError> {
     let fail = |code| ApiError::page(code, locale);
     let token =
         req.cookie(DEVICE_COOKIE).map(|c| c.value().to_owned()).filter(|t| well_formed(t)).ok_or(fail(ErrorCode::DeviceNotEnrolled))?;
@@ -89,7 +99,8 @@ async fn device_office<'s>(
         return Err(fail(ErrorCode::WrongDevice));
     }
     state.devices_seen.saw(&device.token_hash, state.clock.now());
-    state.directory.get(&device.office).ok_or(fail(ErrorCode::OfficeNotFound))
+    let office = state.directory.get(&device.office).ok_or(fail(ErrorCode::OfficeNotFound))?;
+    Ok((office, device.token_hash.into()))
 }
 
 /// The device enrolled under `token`; a revoked one is told so.
@@ -331,6 +342,7 @@ function show(ev) {{
 }}
 const source = new EventSource('/display/events');
 source.addEventListener('queue', (m) => show(JSON.parse(m.data)));
+source.addEventListener('revoked', () => {{ source.close(); location.reload(); }});
 source.onopen = () => document.body.classList.remove('offline');
 source.onerror = () => document.body.classList.add('offline');
 </script>"#,
@@ -376,8 +388,12 @@ impl AsRef<[u8]> for SharedFrame {
 }
 
 async fn display_events(state: web::Data<AppState>, req: HttpRequest, Lang(locale): Lang) -> Result<HttpResponse, ApiError> {
-    let office_id = device_office(&state, &req, DeviceKind::Display, locale).await?.office().id.clone();
-    event_stream(&state, &req, office_id, locale).await
+    // Subscribed before the device is checked, so that a revocation committed after the check
+    // still reaches this stream.
+    let revocations = state.revocations.subscribe();
+    let (office, token_hash) = device(&state, &req, DeviceKind::Display, locale).await?;
+    let office_id = office.office().id.clone();
+    event_stream(&state, &req, office_id, Some((revocations, token_hash)), locale).await
 }
 
 /// A ticket link's parts, checked against its tag; the office of a valid one.
@@ -449,12 +465,18 @@ async fn ticket_events(
     query: web::Query<TicketTag>,
 ) -> Result<HttpResponse, ApiError> {
     let (office, _, _) = ticket_link(&state, &path, &query.k, locale)?;
-    event_stream(&state, &req, office, locale).await
+    event_stream(&state, &req, office, None, locale).await
 }
 
 /// The office's queue events as Server-Sent Events: what the caller missed since its
 /// `Last-Event-ID` (or the last few), then live ones.
-async fn event_stream(state: &AppState, req: &HttpRequest, office_id: OfficeId, locale: Locale) -> Result<HttpResponse, ApiError> {
+async fn event_stream(
+    state: &AppState,
+    req: &HttpRequest,
+    office_id: OfficeId,
+    device: Option<Revocations>,
+    locale: Locale,
+) -> Result<HttpResponse, ApiError> {
     let handle = state.directory.get(&office_id).ok_or(ApiError::page(ErrorCode::OfficeNotFound, locale))?;
     // Subscribe (taking the office's recent events) before reading the store, so nothing falls
     // between the replay and the live feed.
@@ -496,7 +518,16 @@ async fn event_stream(state: &AppState, req: &HttpRequest, office_id: OfficeId, 
             sent = sent.max(record.seq);
         }
     }
-    let tail = Tail { live, heartbeat: tokio::time::interval(HEARTBEAT), sent, today, store: state.store.clone(), office_id };
+    let tail = Tail {
+        live,
+        heartbeat: tokio::time::interval(HEARTBEAT),
+        sent,
+        today,
+        store: state.store.clone(),
+        office_id,
+        device,
+        ended: false,
+    };
     // The head goes out in pieces, yielding between them so that each is flushed on its own:
     // actix keeps a connection's write buffer for the life of the stream, and a replay written
     // in one piece would keep about 4 KiB more of it resident per stream.
@@ -526,6 +557,27 @@ struct Tail {
     today: NaiveDate,
     store: prepazka_store::SharedStore,
     office_id: OfficeId,
+    /// A display's stream watches for its own revocation; a phone's has no device.
+    device: Option<Revocations>,
+    /// The last chunk (`revoked`) was sent.
+    ended: bool,
+}
+
+/// The revocation feed and the token hash of the device a stream belongs to.
+type Revocations = (broadcast::Receiver<Arc<str>>, Arc<str>);
+
+/// Resolves when the stream's device is revoked, or when revocations were missed (the feed
+/// lagged: the display reconnects and is checked again); never for a stream without a device.
+async fn revoked(device: &mut Option<Revocations>) {
+    let Some((feed, own)) = device else { return std::future::pending().await };
+    loop {
+        match feed.recv().await {
+            Ok(hash) if hash == *own => return,
+            Ok(_) => continue,
+            Err(broadcast::error::RecvError::Lagged(_)) => return,
+            Err(broadcast::error::RecvError::Closed) => return std::future::pending().await,
+        }
+    }
 }
 
 impl Tail {
@@ -535,9 +587,17 @@ impl Tail {
 
     /// The next chunk: a live event, what was missed after falling behind, or a heartbeat.
     async fn next(mut self) -> Option<(Bytes, Self)> {
+        if self.ended {
+            return None;
+        }
         loop {
             tokio::select! {
                 biased;
+                () = revoked(&mut self.device) => {
+                    // The page reloads on this event and shows why it stopped.
+                    self.ended = true;
+                    return Some((Bytes::from_static(b"event: revoked\ndata: {}\n\n"), self));
+                }
                 received = self.live.recv() => match received {
                     Ok(published) if published.event.seq == self.sent + 1 || published.event.day != self.today => {
                         self.sent = published.event.seq;
