@@ -13,8 +13,8 @@
 //! client frames, no extensions), so a frame leaves when it is written and an event is stamped
 //! when its bytes are read.
 //!
-//! Where an utterance ends is known exactly: the tool runs a copy of the server's voice-activity
-//! detector (`actors/src/interpreter/vad.rs`: 20 ms frames, −45 dBFS floor and 9 dB over an
+//! Where an utterance ends is known exactly: the tool runs the server's voice-activity rule
+//! (`prepazka_models::interpret::vad`: 20 ms frames, −45 dBFS floor and 9 dB over an
 //! adaptive noise estimate, 3 frames to start, 35 frames = 700 ms of non-speech to end, 240 ms
 //! of pre-roll) over exactly the samples it sends on that socket. Each item is padded to whole
 //! 100 ms frames, so the detector's 20 ms grid is the tool's. For each segment it takes
@@ -48,6 +48,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use prepazka_models::interpret::chrf::ChrfStats;
+use prepazka_models::interpret::vad::{level_db_pcm16, Detector, FrameEvent, FRAME, SAMPLE_RATE};
 use prepazka_models::interpret::wer::{char_error_rate, word_error_rate, ErrorRate};
 use serde::Serialize;
 use serde_json::Value;
@@ -60,14 +61,10 @@ use tokio::time::Instant;
 use crate::booking::percentile;
 use crate::http::{form, parse_head, request};
 
-const RATE: usize = 16_000;
+const RATE: usize = SAMPLE_RATE;
 /// One socket frame: 100 ms, as the browser's worklet sends.
 const CHUNK: usize = RATE / 10;
-/// The detector's frame: 20 ms.
-const FRAME: usize = RATE / 50;
 const FRAMES_PER_CHUNK: usize = CHUNK / FRAME;
-/// The detector's end-of-speech wait, in its frames (700 ms).
-const END_SILENCE_FRAMES: usize = 35;
 
 struct Options {
     address: String,
@@ -208,15 +205,10 @@ fn read_wav(path: &Path) -> Result<Vec<i16>, String> {
     Err(bad("no data chunk"))
 }
 
-fn level_db(frame: &[i16]) -> f32 {
-    let energy = frame.iter().map(|&s| (f32::from(s) / 32768.0).powi(2)).sum::<f32>() / frame.len().max(1) as f32;
-    10.0 * energy.max(1e-12).log10()
-}
-
 /// The samples from the first to the last 20 ms frame above −45 dBFS (a clip without its
 /// leading and trailing silence), for joining two items into one long utterance.
 fn trim(samples: &[i16]) -> &[i16] {
-    let loud: Vec<usize> = samples.chunks(FRAME).enumerate().filter(|(_, f)| level_db(f) > -45.0).map(|(i, _)| i).collect();
+    let loud: Vec<usize> = samples.chunks(FRAME).enumerate().filter(|(_, f)| level_db_pcm16(f) > -45.0).map(|(i, _)| i).collect();
     match (loud.first(), loud.last()) {
         (Some(&first), Some(&last)) => &samples[first * FRAME..((last + 1) * FRAME).min(samples.len())],
         _ => samples,
@@ -224,16 +216,11 @@ fn trim(samples: &[i16]) -> &[i16] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A copy of the server's voice-activity detector (actors/src/interpreter/vad.rs, frame by frame):
-// where it starts and cuts an utterance in the audio this tool sends.
+// The server's voice-activity rule (`prepazka_models::interpret::vad`) over the audio this tool
+// sends: where the server starts and cuts each utterance.
 
-#[derive(Default)]
 struct Vad {
-    noise_db: f32,
-    speech_run: usize,
-    silence_run: usize,
-    speech_frames: usize,
-    pre_roll: usize,
+    detector: Detector,
     /// Frames since the socket's first sample.
     frame: usize,
     /// An utterance in progress: its first frame (pre-roll included), first and last speech frames.
@@ -263,54 +250,28 @@ impl Cut {
 
 impl Vad {
     fn new() -> Self {
-        Vad { noise_db: -60.0, ..Vad::default() }
+        Vad { detector: Detector::default(), frame: 0, current: None }
     }
 
-    /// Feeds whole frames; returns the utterances they complete (those with ≥ 300 ms of speech).
+    /// Feeds whole frames; returns the utterances they complete (those the server keeps).
     fn push(&mut self, samples: &[i16]) -> Vec<Cut> {
         let mut cuts = Vec::new();
         for frame in samples.chunks_exact(FRAME) {
             let index = self.frame;
             self.frame += 1;
-            let db = level_db(frame);
-            let speech = db > -45.0 && db > self.noise_db + 9.0;
-            let rate = if db < self.noise_db {
-                0.3
-            } else if speech {
-                0.002
-            } else {
-                0.05
-            };
-            self.noise_db += rate * (db - self.noise_db);
-            match &mut self.current {
-                None => {
-                    self.pre_roll = (self.pre_roll + 1).min(12);
-                    self.speech_run = if speech { self.speech_run + 1 } else { 0 };
-                    if self.speech_run >= 3 {
-                        self.current = Some((index + 1 - self.pre_roll, index + 1 - self.speech_run, index));
-                        self.speech_frames = self.speech_run;
-                        self.silence_run = 0;
+            match (self.detector.frame(level_db_pcm16(frame)), &mut self.current) {
+                (FrameEvent::Started { pre_roll, speech_run }, _) => {
+                    self.current = Some((index + 1 - pre_roll, index + 1 - speech_run, index));
+                }
+                (FrameEvent::Continues { speech: true }, Some((_, _, last))) => *last = index,
+                (FrameEvent::Ended { enough_speech }, Some((first, first_speech, last_speech))) => {
+                    let cut = Cut { first: *first, first_speech: *first_speech, last_speech: *last_speech, end: index };
+                    self.current = None;
+                    if enough_speech {
+                        cuts.push(cut);
                     }
                 }
-                Some((start, first_speech, last)) => {
-                    if speech {
-                        self.speech_frames += 1;
-                        self.silence_run = 0;
-                        *last = index;
-                    } else {
-                        self.silence_run += 1;
-                    }
-                    if self.silence_run >= END_SILENCE_FRAMES || (index + 1 - *start) * FRAME >= 20 * RATE {
-                        let cut = Cut { first: *start, first_speech: *first_speech, last_speech: *last, end: index };
-                        self.current = None;
-                        self.speech_run = 0;
-                        self.pre_roll = 0;
-                        if self.speech_frames >= 15 {
-                            cuts.push(cut);
-                        }
-                        self.speech_frames = 0;
-                    }
-                }
+                _ => {}
             }
         }
         cuts
@@ -1418,7 +1379,7 @@ mod tests {
     }
 
     #[test]
-    fn the_detector_copy_cuts_where_the_server_does() {
+    fn the_cuts_fall_where_the_servers_rule_puts_them() {
         // 1 s of silence, 1 s of a loud tone, 1.5 s of silence: one cut, 700 ms after the tone.
         let tone: Vec<i16> = (0..RATE).map(|i| ((i as f32 * 0.05).sin() * 8_000.0) as i16).collect();
         let audio = [vec![0i16; RATE], tone, vec![0i16; RATE * 3 / 2]].concat();
@@ -1428,7 +1389,7 @@ mod tests {
         let cut = cuts[0];
         assert_eq!(cut.first_speech, 50);
         assert_eq!(cut.last_speech, 99);
-        assert_eq!(cut.end, 99 + END_SILENCE_FRAMES);
+        assert_eq!(cut.end, 99 + prepazka_models::interpret::vad::END_SILENCE_FRAMES);
         assert_eq!(cut.first, 50 + 2 - 11, "12 frames of pre-roll, the third speech frame included");
         assert_eq!(cut.speech_ms(), 1_000);
     }

@@ -1,56 +1,17 @@
 //! Voice-activity segmentation: cuts a stream of 16 kHz mono samples into utterances, or takes
-//! push-to-talk boundaries instead.
-//!
-//! Method: 20 ms frames; a frame is speech when its RMS level is above both an absolute floor
-//! (−45 dBFS) and 9 dB over an adaptive noise estimate (which follows quiet frames quickly and
-//! loud ones slowly). An utterance starts after 3 speech frames in a row (60 ms, so a click does
-//! not start one) and ends after 700 ms of non-speech (a counter conversation pauses briefly
-//! between phrases). 250 ms before the start are kept, so the first syllable is not clipped.
-//! Utterances shorter than 300 ms of speech are dropped (coughs, doors); longer than 20 s are cut
-//! (whisper's window is 30 s, and latency grows with length).
+//! push-to-talk boundaries instead. The rule (levels, thresholds, start and end) is
+//! [`prepazka_models::interpret::vad`]; this keeps the samples around it.
 
-/// Samples per second the whole pipeline uses.
-pub const SAMPLE_RATE: usize = 16_000;
-const FRAME: usize = SAMPLE_RATE / 50;
-const START_FRAMES: usize = 3;
-const END_SILENCE_FRAMES: usize = 35;
-const PRE_ROLL_FRAMES: usize = 12;
-const MIN_SPEECH_FRAMES: usize = 15;
-/// Longest utterance before a forced cut.
-pub const MAX_UTTERANCE_SAMPLES: usize = 20 * SAMPLE_RATE;
-const FLOOR_DBFS: f32 = -45.0;
-const OVER_NOISE_DB: f32 = 9.0;
+use prepazka_models::interpret::vad::{level_db, Detector, FrameEvent, FRAME, MAX_UTTERANCE_SAMPLES, MIN_SPEECH_FRAMES, PRE_ROLL_FRAMES};
+pub use prepazka_models::interpret::vad::SAMPLE_RATE;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Segmenter {
     pending: Vec<f32>,
     pre_roll: std::collections::VecDeque<Vec<f32>>,
-    noise_db: f32,
-    speech_run: usize,
-    silence_run: usize,
-    speech_frames: usize,
+    detector: Detector,
     current: Option<Vec<f32>>,
     push_to_talk: Option<Vec<f32>>,
-}
-
-impl Default for Segmenter {
-    fn default() -> Self {
-        Self {
-            pending: Vec::new(),
-            pre_roll: std::collections::VecDeque::new(),
-            noise_db: -60.0,
-            speech_run: 0,
-            silence_run: 0,
-            speech_frames: 0,
-            current: None,
-            push_to_talk: None,
-        }
-    }
-}
-
-fn level_db(frame: &[f32]) -> f32 {
-    let energy = frame.iter().map(|s| s * s).sum::<f32>() / frame.len().max(1) as f32;
-    10.0 * (energy.max(1e-12)).log10()
 }
 
 impl Segmenter {
@@ -76,60 +37,41 @@ impl Segmenter {
     }
 
     fn frame(&mut self, frame: &[f32]) -> Option<Vec<f32>> {
-        let db = level_db(frame);
-        let speech = db > FLOOR_DBFS && db > self.noise_db + OVER_NOISE_DB;
-        // Quiet frames pull the noise estimate down fast, loud ones push it up slowly, so
-        // speech itself does not become "noise".
-        let rate = if db < self.noise_db {
-            0.3
-        } else if speech {
-            0.002
-        } else {
-            0.05
-        };
-        self.noise_db += rate * (db - self.noise_db);
-        match &mut self.current {
-            None => {
+        match self.detector.frame(level_db(frame)) {
+            FrameEvent::Quiet => {
                 self.pre_roll.push_back(frame.to_vec());
                 if self.pre_roll.len() > PRE_ROLL_FRAMES {
                     self.pre_roll.pop_front();
                 }
-                self.speech_run = if speech { self.speech_run + 1 } else { 0 };
-                if self.speech_run >= START_FRAMES {
-                    self.current = Some(self.pre_roll.drain(..).flatten().collect());
-                    self.speech_frames = self.speech_run;
-                    self.silence_run = 0;
+                None
+            }
+            FrameEvent::Started { pre_roll, .. } => {
+                self.pre_roll.push_back(frame.to_vec());
+                let skip = self.pre_roll.len().saturating_sub(pre_roll);
+                self.current = Some(self.pre_roll.drain(..).skip(skip).flatten().collect());
+                None
+            }
+            FrameEvent::Continues { .. } => {
+                if let Some(current) = &mut self.current {
+                    current.extend_from_slice(frame);
                 }
                 None
             }
-            Some(current) => {
-                current.extend_from_slice(frame);
-                if speech {
-                    self.speech_frames += 1;
-                    self.silence_run = 0;
-                } else {
-                    self.silence_run += 1;
-                }
-                if self.silence_run >= END_SILENCE_FRAMES || current.len() >= MAX_UTTERANCE_SAMPLES {
-                    self.speech_run = 0;
-                    let utterance = self.current.take().unwrap_or_default();
-                    let enough = self.speech_frames >= MIN_SPEECH_FRAMES;
-                    self.speech_frames = 0;
-                    return enough.then_some(utterance);
-                }
-                None
+            FrameEvent::Ended { enough_speech } => {
+                let mut utterance = self.current.take().unwrap_or_default();
+                utterance.extend_from_slice(frame);
+                enough_speech.then_some(utterance)
             }
         }
     }
 
-    /// Push-to-talk pressed: from now on everything is one utterance until release.
     pub fn press(&mut self) {
         self.current = None;
         self.pre_roll.clear();
+        self.detector.abandon();
         self.push_to_talk = Some(Vec::new());
     }
 
-    /// Push-to-talk released: the utterance, if it holds at least 300 ms.
     pub fn release(&mut self) -> Option<Vec<f32>> {
         let utterance = self.push_to_talk.take()?;
         (utterance.len() >= MIN_SPEECH_FRAMES * FRAME).then_some(utterance)

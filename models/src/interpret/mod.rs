@@ -39,6 +39,7 @@ pub mod protect;
 pub mod script_check;
 pub mod text;
 pub mod wer;
+pub mod vad;
 
 pub use confidence::{judge_segment, Confidence, SegmentEvidence, SegmentVerdict};
 pub use glossary::Glossary;
