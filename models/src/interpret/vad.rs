@@ -126,3 +126,57 @@ impl Detector {
         self.pre_roll = 0;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const QUIET: f32 = -70.0;
+    const LOUD: f32 = -20.0;
+
+    fn feed(detector: &mut Detector, db: f32, frames: usize) -> Vec<FrameEvent> {
+        (0..frames).map(|_| detector.frame(db)).collect()
+    }
+
+    #[test]
+    fn an_utterance_starts_on_the_third_speech_frame_and_ends_after_700_ms() {
+        let mut d = Detector::default();
+        assert!(feed(&mut d, QUIET, 20).iter().all(|e| *e == FrameEvent::Quiet));
+        let start = feed(&mut d, LOUD, 3);
+        assert_eq!(start[..2], [FrameEvent::Quiet, FrameEvent::Quiet]);
+        assert_eq!(start[2], FrameEvent::Started { pre_roll: PRE_ROLL_FRAMES, speech_run: 3 });
+        assert!(feed(&mut d, LOUD, 20).iter().all(|e| *e == FrameEvent::Continues { speech: true }));
+        let tail = feed(&mut d, QUIET, END_SILENCE_FRAMES);
+        assert!(tail[..END_SILENCE_FRAMES - 1].iter().all(|e| *e == FrameEvent::Continues { speech: false }));
+        assert_eq!(tail[END_SILENCE_FRAMES - 1], FrameEvent::Ended { enough_speech: true });
+        assert_eq!(d.frame(QUIET), FrameEvent::Quiet);
+    }
+
+    #[test]
+    fn a_click_does_not_start_and_a_cough_does_not_count() {
+        let mut d = Detector::default();
+        feed(&mut d, QUIET, 20);
+        assert!(feed(&mut d, LOUD, 2).iter().chain(&feed(&mut d, QUIET, 5)).all(|e| *e == FrameEvent::Quiet));
+        // 8 speech frames (160 ms) start an utterance but are under the 300 ms it needs.
+        let events = [feed(&mut d, LOUD, 8), feed(&mut d, QUIET, END_SILENCE_FRAMES)].concat();
+        assert_eq!(events[2], FrameEvent::Started { pre_roll: PRE_ROLL_FRAMES, speech_run: 3 });
+        assert_eq!(events.last(), Some(&FrameEvent::Ended { enough_speech: false }));
+    }
+
+    #[test]
+    fn the_pre_roll_is_what_came_before_and_push_to_talk_drops_it() {
+        let mut d = Detector::default();
+        feed(&mut d, QUIET, 4);
+        assert_eq!(feed(&mut d, LOUD, 3)[2], FrameEvent::Started { pre_roll: 7, speech_run: 3 });
+        d.abandon();
+        feed(&mut d, QUIET, 40);
+        assert_eq!(feed(&mut d, LOUD, 3)[2], FrameEvent::Started { pre_roll: PRE_ROLL_FRAMES, speech_run: 3 });
+    }
+
+    #[test]
+    fn levels() {
+        assert!((level_db(&[1.0; FRAME]) - 0.0).abs() < 1e-3);
+        assert!((level_db_pcm16(&[16_384; FRAME]) - level_db(&[0.5; FRAME])).abs() < 1e-3);
+        assert!(level_db(&[0.0; FRAME]) <= -119.0);
+    }
+}
