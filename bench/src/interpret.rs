@@ -175,34 +175,7 @@ fn load_testset(dir: &Path) -> Result<Vec<Item>, String> {
 /// The samples of a 16 kHz mono 16-bit PCM WAV.
 fn read_wav(path: &Path) -> Result<Vec<i16>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let bad = |why: &str| format!("{}: {why}", path.display());
-    if bytes.len() < 12 || &bytes[..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
-        return Err(bad("not a RIFF WAVE file"));
-    }
-    let mut at = 12;
-    let mut format_ok = false;
-    while at + 8 <= bytes.len() {
-        let id = &bytes[at..at + 4];
-        let size = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]) as usize;
-        let body = &bytes[at + 8..(at + 8 + size).min(bytes.len())];
-        if id == b"fmt " && body.len() >= 16 {
-            let format = u16::from_le_bytes([body[0], body[1]]);
-            let channels = u16::from_le_bytes([body[2], body[3]]);
-            let rate = u32::from_le_bytes([body[4], body[5], body[6], body[7]]);
-            let bits = u16::from_le_bytes([body[14], body[15]]);
-            if (format, channels, rate, bits) != (1, 1, RATE as u32, 16) {
-                return Err(bad(&format!("format {format}, {channels} channels, {rate} Hz, {bits} bits; want PCM mono 16 kHz 16-bit")));
-            }
-            format_ok = true;
-        } else if id == b"data" {
-            if !format_ok {
-                return Err(bad("data before fmt"));
-            }
-            return Ok(body.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect());
-        }
-        at += 8 + size + size % 2;
-    }
-    Err(bad("no data chunk"))
+    prepazka_models::interpret::wav::parse_pcm16(&bytes).map_err(|why| format!("{}: {why}", path.display()))
 }
 
 /// The samples from the first to the last 20 ms frame above −45 dBFS (a clip without its

@@ -40,6 +40,7 @@ pub mod script_check;
 pub mod text;
 pub mod wer;
 pub mod vad;
+pub mod wav;
 
 pub use confidence::{judge_segment, Confidence, SegmentEvidence, SegmentVerdict};
 pub use glossary::Glossary;

@@ -154,10 +154,8 @@ fn officer_sentences() -> Vec<String> {
         .collect()
 }
 
-/// 16 kHz mono 16-bit PCM WAV → f32 samples (the data chunk after a 44-byte header is enough
-/// for these files; the tests' reader checks the format properly).
+/// 16 kHz mono 16-bit PCM WAV → f32 samples in [-1, 1].
 fn read_wav(path: &Path) -> Vec<f32> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let at = bytes.windows(4).position(|w| w == b"data").expect("data chunk") + 8;
-    bytes[at..].chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0).collect()
+    prepazka_models::interpret::wav::parse_pcm16_as_f32(&bytes).unwrap_or_else(|why| panic!("{}: {why}", path.display()))
 }

@@ -111,29 +111,7 @@ fn fetch_jfk(dest: &Path) -> Result<(), String> {
 /// 16 kHz mono 16-bit PCM WAV → f32 samples in [-1, 1].
 pub fn read_wav(path: &Path) -> Vec<f32> {
     let bytes = std::fs::read(path).expect("read wav");
-    assert!(bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WAVE", "{} is not a WAV file", path.display());
-    let mut at = 12;
-    let mut format_ok = false;
-    while at + 8 <= bytes.len() {
-        let id = &bytes[at..at + 4];
-        let len = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]) as usize;
-        let body = &bytes[at + 8..(at + 8 + len).min(bytes.len())];
-        match id {
-            b"fmt " => {
-                let word = |i: usize| u16::from_le_bytes([body[i], body[i + 1]]);
-                let rate = u32::from_le_bytes([body[4], body[5], body[6], body[7]]);
-                assert_eq!((word(0), word(2), rate, word(14)), (1, 1, 16_000, 16), "{}: want PCM, mono, 16 kHz, 16 bit", path.display());
-                format_ok = true;
-            }
-            b"data" => {
-                assert!(format_ok, "data before fmt in {}", path.display());
-                return body.chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0).collect();
-            }
-            _ => {}
-        }
-        at += 8 + len + (len & 1);
-    }
-    panic!("no data chunk in {}", path.display());
+    prepazka_models::interpret::wav::parse_pcm16_as_f32(&bytes).unwrap_or_else(|why| panic!("{}: {why}", path.display()))
 }
 
 pub fn worker_config(binary: &str, model: PathBuf) -> WorkerConfig {
