@@ -226,7 +226,7 @@ async fn serve(config: Config, demo: bool) -> Result<(), String> {
     store.check_durability().await.map_err(|e| format!("refusing to start: {e}"))?;
     if demo {
         let seed: Vec<Write> = demo::offices().into_iter().map(Write::UpsertOffice).collect();
-        let results = store.apply_batch(&seed).await.map_err(|e| e.to_string())?;
+        let results = store.apply_batch(seed).await.map_err(|e| e.to_string())?;
         if let Some(Err(code)) = results.into_iter().find(Result::is_err) {
             return Err(format!("seeding offices: {code}"));
         }
@@ -342,7 +342,7 @@ async fn enrol_demo_devices(
             lines.push(format!("{} {} {base}/enrol/{token}", office.id, kind.as_str()));
         }
     }
-    let results = store.apply_batch(&writes).await.map_err(|e| e.to_string())?;
+    let results = store.apply_batch(writes).await.map_err(|e| e.to_string())?;
     if let Some(Err(code)) = results.into_iter().find(Result::is_err) {
         return Err(format!("enrolling demo devices: {code}"));
     }
@@ -380,7 +380,7 @@ async fn create_demo_staff(store: &prepazka_store::SharedStore, secret_file: &st
     let member = StaffMember { username: "administrator".into(), office: None, role: StaffRole::Administrator };
     writes.push(Write::UpsertStaff { member, password_hash, now });
     lines.push(format!("administrator {password}"));
-    let results = store.apply_batch(&writes).await.map_err(|e| e.to_string())?;
+    let results = store.apply_batch(writes).await.map_err(|e| e.to_string())?;
     if let Some(Err(code)) = results.into_iter().find(Result::is_err) {
         return Err(format!("creating demo staff: {code}"));
     }
@@ -423,7 +423,7 @@ async fn enrol(config: &Config, device: DeviceArgs) -> Result<(), String> {
         actor: "cli".into(),
         now: chrono::Utc::now(),
     };
-    let results = store.apply_batch(&[write]).await.map_err(|e| e.to_string());
+    let results = store.apply_batch(vec![write]).await.map_err(|e| e.to_string());
     store.close().await;
     if let Some(Err(code)) = results?.into_iter().next() {
         return Err(format!("enrolling the device: {code}"));

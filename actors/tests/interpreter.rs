@@ -135,17 +135,17 @@ async fn log_rows_are_append_only(backend: Backend) {
         kind: "anomaly".into(),
         created_at_ms: 1,
     };
-    let ok = store.apply_batch(&[Write::AppendAiLog { rows: vec![row(0), row(1)], data_key: None }]).await.expect("batch");
+    let ok = store.apply_batch(vec![Write::AppendAiLog { rows: vec![row(0), row(1)], data_key: None }]).await.expect("batch");
     assert!(ok[0].is_ok());
     // A gap (seq 3 after 1) is refused by the database itself.
-    let _ = store.apply_batch(&[Write::AppendAiLog { rows: vec![row(3)], data_key: None }]).await;
+    let _ = store.apply_batch(vec![Write::AppendAiLog { rows: vec![row(3)], data_key: None }]).await;
     assert_eq!(store.ai_log_rows(0, 10).await.expect("rows").len(), 2);
     assert_eq!(store.ai_log_session_rows("s").await.expect("rows").len(), 2);
     let check = AiLogCheckpointRow { tree_size: 2, root_hash: vec![7; 32], signed_at_ms: 2, line: "x".into() };
-    assert!(store.apply_batch(&[Write::AiLogCheckpoint(check.clone())]).await.expect("batch")[0].is_ok());
+    assert!(store.apply_batch(vec![Write::AiLogCheckpoint(check.clone())]).await.expect("batch")[0].is_ok());
     assert_eq!(store.ai_log_checkpoints().await.expect("checkpoints"), vec![check.clone()]);
     let beyond = AiLogCheckpointRow { tree_size: 5, ..check };
-    let refused = store.apply_batch(&[Write::AiLogCheckpoint(beyond)]).await;
+    let refused = store.apply_batch(vec![Write::AiLogCheckpoint(beyond)]).await;
     assert!(refused.is_err() || refused.as_ref().is_ok_and(|r| r[0].is_err()), "a checkpoint beyond the records is refused");
     assert_eq!(store.ai_log_checkpoints().await.expect("checkpoints").len(), 1);
 }

@@ -50,7 +50,7 @@ async fn start(store: prepazka_store::SharedStore) -> (OfficeHandle, Writer) {
 async fn fifty_counters_ten_thousand_tickets(backend: Backend) {
     let db = TestDatabase::new(backend).await.expect("database");
     let store = db.open().await.expect("store");
-    store.apply_batch(&[Write::UpsertOffice(office())]).await.expect("seed").into_iter().for_each(|r| assert!(r.is_ok()));
+    store.apply_batch(vec![Write::UpsertOffice(office())]).await.expect("seed").into_iter().for_each(|r| assert!(r.is_ok()));
     let (handle, _writer) = start(store.clone()).await;
     let services = [ServiceKind::VisaSticker, ServiceKind::Interview, ServiceKind::ApplicationSubmission];
     let started = std::time::Instant::now();
@@ -144,7 +144,7 @@ async fn postgres_fifty_counters_ten_thousand_tickets() {
 async fn displays_hear_events_in_sequence_order(backend: Backend) {
     let db = TestDatabase::new(backend).await.expect("database");
     let store = db.open().await.expect("store");
-    store.apply_batch(&[Write::UpsertOffice(office())]).await.expect("seed").into_iter().for_each(|r| assert!(r.is_ok()));
+    store.apply_batch(vec![Write::UpsertOffice(office())]).await.expect("seed").into_iter().for_each(|r| assert!(r.is_ok()));
     let (handle, _writer) = start(store.clone()).await;
     handle.day().await.expect("started");
     let (mut live, _) = handle.subscribe();

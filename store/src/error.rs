@@ -5,6 +5,8 @@
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("configuration: {0}")]
     Config(String),
     #[error("durability check failed: {0}")]

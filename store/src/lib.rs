@@ -4,7 +4,8 @@
 //! [`postgres::PgStore`] (production), sharing their statements (see `ops.rs`): both speak the
 //! same `$n` placeholders and the same logical schema under `migrations/`.
 //!
-//! Concurrency model: reads go to a pool; every write goes through [`writer::Writer`], one
+//! Concurrency model: reads go to a pool (on SQLite, inline connections); every write goes
+//! through [`writer::Writer`], one
 //! batching task per database that commits many writes in one transaction (each in its own
 //! savepoint) and answers each caller only after the commit. The database has the last word on
 //! capacity (`slots_within_capacity`, conditional updates) and on per-person caps (a partial
@@ -14,10 +15,12 @@
 //! `sqlx::Any`, which would lose types.
 
 mod error;
+mod items;
 mod migrate;
 mod ops;
 pub mod postgres;
 pub mod sqlite;
+mod sqlite_direct;
 pub mod testing;
 mod types;
 pub mod writer;
@@ -57,7 +60,7 @@ pub trait Store: Send + Sync + 'static {
     /// Applies `writes` in one transaction, each in its own savepoint: an item that breaks a
     /// rule is rolled back alone and answered with its code. `Err` means the transaction as a
     /// whole did not commit and no item may be acknowledged.
-    async fn apply_batch(&self, writes: &[Write]) -> Result<Vec<Result<Outcome, ErrorCode>>, StoreError>;
+    async fn apply_batch(&self, writes: Vec<Write>) -> Result<Vec<Result<Outcome, ErrorCode>>, StoreError>;
 
     async fn offices(&self) -> Result<Vec<Office>, StoreError>;
 

@@ -31,9 +31,18 @@ impl PgStore {
     }
 }
 
-crate::ops::store_impl!(PgStore, crate::Backend::Postgres, "BEGIN", migrate::POSTGRES);
+crate::ops::store_impl!(PgStore, crate::Backend::Postgres, migrate::POSTGRES);
 
 impl PgStore {
+    async fn apply(&self, writes: Vec<crate::Write>) -> crate::items::BatchResult {
+        let mut conn = self.writer.acquire().await?;
+        crate::items::apply_batch(&mut Connection(&mut conn), "BEGIN", &writes).await
+    }
+
+    async fn close_writer(&self) {
+        self.writer.close().await;
+    }
+
     async fn durability(&self) -> Result<(), crate::StoreError> {
         let fsync: String = sqlx::query("SHOW fsync").fetch_one(&self.writer).await?.try_get(0)?;
         let commit: String = sqlx::query("SHOW synchronous_commit").fetch_one(&self.writer).await?.try_get(0)?;
@@ -49,4 +58,76 @@ impl PgStore {
     async fn backup(&self, _path: &Path) -> Result<(), crate::StoreError> {
         Err(crate::StoreError::Unsupported("back up PostgreSQL with pg_dump or pg_basebackup (see docs/OPERATIONS.md)"))
     }
+}
+
+/// The write connection as the write path drives it: one statement per round trip (the
+/// extended protocol takes one at a time).
+struct Connection<'c>(&'c mut sqlx::PgConnection);
+
+impl crate::items::WriteConn for Connection<'_> {
+    async fn control(&mut self, sql: &str) -> Result<(), crate::StoreError> {
+        sqlx::query(sql).execute(&mut *self.0).await?;
+        Ok(())
+    }
+
+    async fn run(&mut self, stmts: Vec<crate::ops::Stmt>) -> Result<Vec<u64>, crate::ops::ItemError> {
+        let mut changes = Vec::with_capacity(stmts.len());
+        for stmt in &stmts {
+            changes.push(bound(stmt).execute(&mut *self.0).await?.rows_affected());
+        }
+        Ok(changes)
+    }
+
+    async fn rows(&mut self, stmt: crate::ops::Stmt) -> Result<Vec<crate::ops::Row>, crate::ops::ItemError> {
+        Ok(bound(&stmt).fetch_all(&mut *self.0).await?.iter().map(owned_row).collect())
+    }
+}
+
+/// Binds a statement's values in order.
+fn bound(stmt: &crate::ops::Stmt) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    use crate::ops::Arg;
+    stmt.args.iter().fold(sqlx::query(&stmt.sql), |query, arg| match arg {
+        Arg::Int(v) => query.bind(*v),
+        Arg::OptInt(v) => query.bind(*v),
+        Arg::Text(v) => query.bind(v.as_str()),
+        Arg::OptText(v) => query.bind(v.as_deref()),
+        Arg::Bool(v) => query.bind(*v),
+        Arg::Bytes(v) => query.bind(v.as_slice()),
+    })
+}
+
+impl crate::ops::ReadConn for PgPool {
+    async fn rows(&self, stmt: crate::ops::Stmt) -> Result<Vec<crate::ops::Row>, crate::StoreError> {
+        Ok(bound(&stmt).fetch_all(self).await?.iter().map(owned_row).collect())
+    }
+}
+
+/// A row as a backend-neutral [`crate::ops::Row`]: each column read as the first type that fits.
+fn owned_row(row: &sqlx::postgres::PgRow) -> crate::ops::Row {
+    use crate::ops::Value;
+    use sqlx::Column as _;
+    let columns = row
+        .columns()
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            let value = if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
+                v.map_or(Value::Null, Value::Int)
+            } else if let Ok(v) = row.try_get::<Option<i32>, _>(i) {
+                v.map_or(Value::Null, |v| Value::Int(i64::from(v)))
+            } else if let Ok(v) = row.try_get::<Option<String>, _>(i) {
+                v.map_or(Value::Null, Value::Text)
+            } else if let Ok(v) = row.try_get::<Option<Vec<u8>>, _>(i) {
+                v.map_or(Value::Null, Value::Bytes)
+            } else if let Ok(v) = row.try_get::<Option<bool>, _>(i) {
+                v.map_or(Value::Null, |v| Value::Int(i64::from(v)))
+            } else if let Ok(v) = row.try_get::<Option<f64>, _>(i) {
+                v.map_or(Value::Null, Value::Real)
+            } else {
+                Value::Null
+            };
+            (column.name().to_owned(), value)
+        })
+        .collect();
+    crate::ops::Row { columns }
 }

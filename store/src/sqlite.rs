@@ -1,5 +1,6 @@
 //! The SQLite backend, the embedded default: WAL, `synchronous=FULL`, foreign keys on, one write
-//! connection that opens every transaction with `BEGIN IMMEDIATE`, and a read pool beside it.
+//! connection on a thread of its own that opens every transaction with `BEGIN IMMEDIATE`
+//! (`sqlite_writer.rs`), and a read pool beside it. A sqlx connection runs the migrations.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -9,14 +10,17 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 
 use crate::migrate;
+use crate::sqlite_direct::{DirectWriter, Readers};
 
 mod shared {
     crate::ops::shared_ops!(sqlx::Sqlite);
 }
 
 pub struct SqliteStore {
+    /// Migrations, the durability check and backups; batches go to `direct`.
     writer: SqlitePool,
-    readers: SqlitePool,
+    readers: Readers,
+    direct: DirectWriter,
 }
 
 impl SqliteStore {
@@ -35,24 +39,25 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
             .await?;
-        let readers = SqlitePoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.read_only(true))
-            .await?;
-        let store = Self { writer, readers };
-        store.migrate_now().await?;
-        Ok(store)
-    }
-
-    async fn migrate_now(&self) -> Result<(), crate::StoreError> {
-        shared::migrate(&self.writer, migrate::SQLITE).await
+        shared::migrate(&writer, migrate::SQLITE).await?;
+        let direct = DirectWriter::open(options.get_filename()).await?;
+        let readers = Readers::new(options.get_filename())?;
+        Ok(Self { writer, readers, direct })
     }
 }
 
-crate::ops::store_impl!(SqliteStore, crate::Backend::Sqlite, "BEGIN IMMEDIATE", migrate::SQLITE);
+crate::ops::store_impl!(SqliteStore, crate::Backend::Sqlite, migrate::SQLITE);
 
 impl SqliteStore {
+    async fn apply(&self, writes: Vec<crate::Write>) -> crate::items::BatchResult {
+        self.direct.apply(writes).await
+    }
+
+    async fn close_writer(&self) {
+        self.direct.close().await;
+        self.writer.close().await;
+    }
+
     async fn durability(&self) -> Result<(), crate::StoreError> {
         let mut conn = self.writer.acquire().await?;
         let synchronous: i64 = sqlx::query("PRAGMA synchronous").fetch_one(&mut *conn).await?.try_get(0)?;
@@ -74,7 +79,7 @@ impl SqliteStore {
         }
         // VACUUM INTO reads one snapshot of the database and writes a compact, consistent copy
         // while writers go on.
-        sqlx::query("VACUUM INTO $1").bind(target).execute(&self.readers).await?;
+        sqlx::query("VACUUM INTO $1").bind(target).execute(&self.writer).await?;
         Ok(())
     }
 }

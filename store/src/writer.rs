@@ -87,11 +87,12 @@ async fn run(store: SharedStore, mut queue: mpsc::Receiver<Job>, max_batch: usiz
     let mut jobs: Vec<Job> = Vec::with_capacity(max_batch);
     while queue.recv_many(&mut jobs, max_batch).await > 0 {
         let (writes, replies): (Vec<Write>, Vec<_>) = jobs.drain(..).map(|job| (job.write, job.reply)).unzip();
+        let items = writes.len();
         let started = Instant::now();
-        let result = store.apply_batch(&writes).await;
+        let result = store.apply_batch(writes).await;
         stats.commit_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         stats.batches.fetch_add(1, Ordering::Relaxed);
-        stats.items.fetch_add(writes.len() as u64, Ordering::Relaxed);
+        stats.items.fetch_add(items as u64, Ordering::Relaxed);
         match result {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {
@@ -101,7 +102,7 @@ async fn run(store: SharedStore, mut queue: mpsc::Receiver<Job>, max_batch: usiz
             }
             Err(err) => {
                 stats.failed_batches.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %err, items = writes.len(), "batch commit failed; no item acknowledged");
+                tracing::error!(error = %err, items, "batch commit failed; no item acknowledged");
                 for reply in replies {
                     let _ = reply.send(Err(ErrorCode::Unavailable));
                 }

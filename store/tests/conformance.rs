@@ -85,7 +85,7 @@ async fn fixture(backend: Backend, capacity: u32) -> Fixture {
         .flat_map(|i| [ServiceKind::Interview, ServiceKind::VisaSticker].map(|s| (s, at(7, 0) + Duration::minutes(30 * i), capacity)))
         .collect();
     let results =
-        store.apply_batch(&[Write::UpsertOffice(office), Write::ReleaseSlots { office: office_id(), slots }]).await.expect("seed");
+        store.apply_batch(vec![Write::UpsertOffice(office), Write::ReleaseSlots { office: office_id(), slots }]).await.expect("seed");
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     Fixture { store, _db: db }
 }
@@ -138,7 +138,7 @@ fn confirm_seats(reference: &str, by: u32, when: DateTime<Utc>, seats: usize) ->
 }
 
 async fn apply(store: &SharedStore, writes: Vec<Write>) -> Vec<Result<Outcome, ErrorCode>> {
-    store.apply_batch(&writes).await.expect("batch commits")
+    store.apply_batch(writes).await.expect("batch commits")
 }
 
 async fn taken(store: &SharedStore, service: ServiceKind, start: DateTime<Utc>) -> u32 {
