@@ -107,7 +107,10 @@ impl FakeRegistry {
     }
 
     async fn answer<T>(&self, result: Result<T, RegistryError>) -> Result<T, RegistryError> {
-        tokio::time::sleep(self.latency).await;
+        // A zero-length sleep would still wait for the timer's next tick (~1 ms).
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
         if self.offline.load(Ordering::SeqCst) {
             return Err(RegistryError::Unavailable);
         }

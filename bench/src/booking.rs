@@ -2,15 +2,22 @@
 //! booking is what a browser does: verify identity, read the free slots of a day, hold one
 //! (with an idempotency key), confirm it (with another). Reports confirmed bookings per second
 //! and latency percentiles; the caller checks the database afterwards for double bookings.
+//!
+//! The clients run on one thread, each on its own kept-alive connection (`http::KeepAlive`):
+//! the tool shares the machine with the server it measures, so it spends as little as it can.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::rc::Rc;
+use std::time::Instant;
 
 use rand::Rng as _;
 use serde_json::{json, Value};
 
+use crate::http::KeepAlive;
+
 struct Options {
-    url: String,
+    /// `host:port` of the server.
+    address: String,
     clients: usize,
     bookings: usize,
     first_person: u32,
@@ -18,12 +25,12 @@ struct Options {
 }
 
 fn options(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
-    let mut o = Options { url: "http://127.0.0.1:8080".into(), clients: 256, bookings: 20_000, first_person: 1, days: 14 };
+    let mut o = Options { address: "127.0.0.1:8080".into(), clients: 256, bookings: 20_000, first_person: 1, days: 14 };
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         let number = || value.parse::<usize>().map_err(|_| format!("{flag}: not a number"));
         match flag.as_str() {
-            "--url" => o.url = value.trim_end_matches('/').to_owned(),
+            "--url" => o.address = value.trim_start_matches("http://").trim_end_matches('/').to_owned(),
             "--clients" => o.clients = number()?,
             "--bookings" => o.bookings = number()?,
             "--first-person" => o.first_person = number()? as u32,
@@ -48,20 +55,24 @@ struct Tally {
     request_ms: HashMap<&'static str, Vec<f64>>,
 }
 
-async fn timed(tally: &mut Tally, name: &'static str, request: awc::ClientRequest, body: Option<&Value>) -> Result<(u16, Value), String> {
+/// Sends one request on the client's connection and records how long it took.
+async fn timed(
+    tally: &mut Tally,
+    connection: &mut KeepAlive,
+    name: &'static str,
+    (method, path): (&str, String),
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> Result<(u16, Value), String> {
     let started = Instant::now();
-    let mut response = match body {
-        Some(body) => request.send_json(body).await,
-        None => request.send().await,
-    }
-    .map_err(|e| format!("{name}: {e}"))?;
-    let bytes = response.body().limit(1 << 20).await.map_err(|e| format!("{name}: {e}"))?;
+    let body = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
+    let (status, bytes) = connection.send(method, &path, headers, body.as_deref()).await.map_err(|e| format!("{name}: {e}"))?;
     tally.request_ms.entry(name).or_default().push(started.elapsed().as_secs_f64() * 1e3);
-    Ok((response.status().as_u16(), serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+    Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
 }
 
-async fn client_loop(id: usize, o: std::rc::Rc<Options>, offices: std::rc::Rc<Vec<String>>, quota: usize) -> Tally {
-    let client = awc::Client::builder().timeout(Duration::from_secs(30)).finish();
+async fn client_loop(id: usize, o: Rc<Options>, offices: Rc<Vec<String>>, quota: usize) -> Tally {
+    let mut connection = KeepAlive::new(&o.address);
     let mut tally = Tally::default();
     let today = chrono::Utc::now().date_naive();
     let services = ["visa_sticker", "application_submission", "interview", "card_pickup", "biometric_capture"];
@@ -80,8 +91,10 @@ async fn client_loop(id: usize, o: std::rc::Rc<Options>, offices: std::rc::Rc<Ve
         let (number, pin) = person(n);
         let Ok((200, verified)) = timed(
             &mut tally,
+            &mut connection,
             "identity",
-            client.post(format!("{}/api/v1/identity", o.url)),
+            ("POST", "/api/v1/identity".into()),
+            &[],
             Some(&json!({"method": "registration", "registration_number": number, "pin": pin})),
         )
         .await
@@ -90,9 +103,8 @@ async fn client_loop(id: usize, o: std::rc::Rc<Options>, offices: std::rc::Rc<Ve
             continue;
         };
         let token = verified["identity_token"].as_str().unwrap_or_default().to_owned();
-        let Ok((200, slots)) =
-            timed(&mut tally, "slots", client.get(format!("{}/api/v1/offices/{office}/slots?service={service}&date={day}", o.url)), None)
-                .await
+        let path = format!("/api/v1/offices/{office}/slots?service={service}&date={day}");
+        let Ok((200, slots)) = timed(&mut tally, &mut connection, "slots", ("GET", path), &[], None).await
         else {
             *tally.other_errors.entry("slots".into()).or_default() += 1;
             continue;
@@ -103,16 +115,17 @@ async fn client_loop(id: usize, o: std::rc::Rc<Options>, offices: std::rc::Rc<Ve
         }
         let start = free[rng.gen_range(0..free.len())].to_owned();
         let hold_body = json!({"identity_token": token, "office_id": office, "service": service, "starts_at": start});
-        let request = client.post(format!("{}/api/v1/holds", o.url)).insert_header(("Idempotency-Key", format!("h-{n}")));
-        match timed(&mut tally, "hold", request, Some(&hold_body)).await {
+        let key = format!("h-{n}");
+        match timed(&mut tally, &mut connection, "hold", ("POST", "/api/v1/holds".into()), &[("Idempotency-Key", &key)], Some(&hold_body)).await {
             Ok((201, held)) => {
                 let hold_id = held["hold_id"].as_str().unwrap_or_default();
-                let request =
-                    client.post(format!("{}/api/v1/holds/{hold_id}/confirm", o.url)).insert_header(("Idempotency-Key", format!("c-{n}")));
+                let key = format!("c-{n}");
                 match timed(
                     &mut tally,
+                    &mut connection,
                     "confirm",
-                    request,
+                    ("POST", format!("/api/v1/holds/{hold_id}/confirm")),
+                    &[("Idempotency-Key", &key)],
                     Some(&json!({"identity_token": token, "email": "bench@example.cz", "locale": "uk"})),
                 )
                 .await
@@ -143,17 +156,21 @@ pub fn percentile(values: &mut [f64], p: f64) -> f64 {
 
 pub fn run(args: impl Iterator<Item = String>) -> Result<(), String> {
     let o = options(args)?;
-    actix_web::rt::System::new().block_on(async move {
-        let client = awc::Client::default();
-        let mut res = client.get(format!("{}/api/v1/offices", o.url)).send().await.map_err(|e| e.to_string())?;
-        let offices: Value = res.json().limit(1 << 20).await.map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async move {
+        let (status, body) = KeepAlive::new(&o.address).send("GET", "/api/v1/offices", &[], None).await?;
+        if status != 200 {
+            return Err(format!("GET /api/v1/offices: {status}"));
+        }
+        let offices: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
         let offices: Vec<String> =
             offices["offices"].as_array().into_iter().flatten().filter_map(|x| x["id"].as_str().map(str::to_owned)).collect();
         let quota = o.bookings.div_ceil(o.clients);
-        let o = std::rc::Rc::new(o);
-        let offices = std::rc::Rc::new(offices);
+        let o = Rc::new(o);
+        let offices = Rc::new(offices);
         let started = Instant::now();
-        let tasks: Vec<_> = (0..o.clients).map(|id| actix_web::rt::spawn(client_loop(id, o.clone(), offices.clone(), quota))).collect();
+        let tasks: Vec<_> = (0..o.clients).map(|id| tokio::task::spawn_local(client_loop(id, o.clone(), offices.clone(), quota))).collect();
         let mut total = Tally::default();
         for task in tasks {
             let t = task.await.map_err(|e| e.to_string())?;
