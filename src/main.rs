@@ -9,6 +9,12 @@ mod config;
 mod demo;
 mod interpreting;
 
+/// mimalloc instead of the system allocator: a request allocates and frees many small objects
+/// across threads, and glibc's allocator was ~8 % of the server's CPU in the booking surge
+/// (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;

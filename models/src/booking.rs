@@ -187,11 +187,9 @@ impl SlotBoard {
 
     /// Free seats per start for one service on one Prague day.
     pub fn free_on(&self, service: ServiceKind, day: NaiveDate) -> Vec<(DateTime<Utc>, Seats)> {
-        self.slots
-            .iter()
-            .filter(|(key, _)| key.service == service && prague_date(key.start) == day)
-            .map(|(key, seats)| (key.start, *seats))
-            .collect()
+        // Keys order by service, then start: the day is one range of the map.
+        let Some((from, to)) = crate::calendar::prague_day_bounds(day) else { return Vec::new() };
+        self.slots.range(SlotKey { service, start: from }..SlotKey { service, start: to }).map(|(key, seats)| (key.start, *seats)).collect()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&SlotKey, &Seats)> {

@@ -82,6 +82,36 @@ fn board_takes_all_or_nothing() {
     assert_eq!(board.take(&a, 1), Err(ErrorCode::SlotTaken));
 }
 
+/// A day's slots are one range of the board: the same as checking every slot's Prague date,
+/// on ordinary days and on both 2026 DST days, at the edges of the day and for each service.
+#[test]
+fn free_on_is_the_prague_day() {
+    let mut board = SlotBoard::default();
+    let services = [ServiceKind::VisaSticker, ServiceKind::Interview, ServiceKind::CardPickup];
+    // Every half hour from 2026-03-27 to 2026-03-31 and 2026-10-23 to 2026-10-27 (UTC).
+    for (from, days) in [(utc(2026, 3, 27, 0, 0), 4), (utc(2026, 10, 23, 0, 0), 4)] {
+        for step in 0..days * 48 {
+            for (i, &service) in services.iter().enumerate() {
+                let key = SlotKey { service, start: from + chrono::Duration::minutes(30 * step) };
+                board.insert(key, Seats { capacity: 2, taken: u32::from(step % 3 == 0) + i as u32 % 2 });
+            }
+        }
+    }
+    for &service in &services {
+        for day in (0..12).filter_map(|d| NaiveDate::from_ymd_opt(2026, 3, 25).map(|x| x + chrono::Duration::days(d))).chain(
+            (0..8).filter_map(|d| NaiveDate::from_ymd_opt(2026, 10, 22).map(|x| x + chrono::Duration::days(d))),
+        ) {
+            let expected: Vec<_> =
+                board.iter().filter(|(key, _)| key.service == service && prague_date(key.start) == day).map(|(key, seats)| (key.start, *seats)).collect();
+            assert_eq!(board.free_on(service, day), expected, "{service:?} on {day}");
+        }
+    }
+    let spring = NaiveDate::from_ymd_opt(2026, 3, 29).unwrap_or_default();
+    let autumn = NaiveDate::from_ymd_opt(2026, 10, 25).unwrap_or_default();
+    assert_eq!(board.free_on(ServiceKind::Interview, spring).len(), 46, "23 hours");
+    assert_eq!(board.free_on(ServiceKind::Interview, autumn).len(), 50, "25 hours");
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Hold { person: u32, slot: usize },
