@@ -1,7 +1,8 @@
 //! `booking-surge`: many clients book at once across all offices (a slot-release surge). Each
-//! booking is what a browser does: verify identity, read the free slots of a day, hold one
-//! (with an idempotency key), confirm it (with another). Reports confirmed bookings per second
-//! and latency percentiles; the caller checks the database afterwards for double bookings.
+//! booking is what a browser does: verify identity, read the free slots of a day (another day
+//! while the day has none), hold one (with an idempotency key), confirm it (with another).
+//! Reports confirmed bookings per second and latency percentiles; the caller checks the
+//! database afterwards for double bookings.
 //!
 //! The clients run on one thread, each on its own kept-alive connection (`http::KeepAlive`):
 //! the tool shares the machine with the server it measures, so it spends as little as it can.
@@ -103,13 +104,22 @@ async fn client_loop(id: usize, o: Rc<Options>, offices: Rc<Vec<String>>, quota:
             continue;
         };
         let token = verified["identity_token"].as_str().unwrap_or_default().to_owned();
-        let path = format!("/api/v1/offices/{office}/slots?service={service}&date={day}");
-        let Ok((200, slots)) = timed(&mut tally, &mut connection, "slots", ("GET", path), &[], None).await
-        else {
-            *tally.other_errors.entry("slots".into()).or_default() += 1;
-            continue;
-        };
-        let free: Vec<&str> = slots["slots"].as_array().into_iter().flatten().filter_map(|s| s["starts_at"].as_str()).collect();
+        // As a person in a browser does: verified once, they look at days until one has a free
+        // slot (weekends and holidays have none).
+        let mut free: Vec<String> = Vec::new();
+        let mut day = day;
+        for _ in 0..10 {
+            let path = format!("/api/v1/offices/{office}/slots?service={service}&date={day}");
+            let Ok((200, slots)) = timed(&mut tally, &mut connection, "slots", ("GET", path), &[], None).await else {
+                *tally.other_errors.entry("slots".into()).or_default() += 1;
+                break;
+            };
+            free = slots["slots"].as_array().into_iter().flatten().filter_map(|s| s["starts_at"].as_str().map(str::to_owned)).collect();
+            if !free.is_empty() {
+                break;
+            }
+            day = today + chrono::Duration::days(rng.gen_range(1..=o.days));
+        }
         if free.is_empty() {
             continue;
         }
