@@ -102,31 +102,27 @@ impl crate::ops::ReadConn for PgPool {
     }
 }
 
-/// A row as a backend-neutral [`crate::ops::Row`]: each column read as the first type that fits.
+/// A row as a backend-neutral [`crate::ops::Row`], each column decoded by its PostgreSQL type.
 fn owned_row(row: &sqlx::postgres::PgRow) -> crate::ops::Row {
     use crate::ops::Value;
-    use sqlx::Column as _;
+    use sqlx::{Column as _, TypeInfo as _};
     let columns = row
         .columns()
         .iter()
-        .enumerate()
-        .map(|(i, column)| {
-            let value = if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
-                v.map_or(Value::Null, Value::Int)
-            } else if let Ok(v) = row.try_get::<Option<i32>, _>(i) {
-                v.map_or(Value::Null, |v| Value::Int(i64::from(v)))
-            } else if let Ok(v) = row.try_get::<Option<String>, _>(i) {
-                v.map_or(Value::Null, Value::Text)
-            } else if let Ok(v) = row.try_get::<Option<Vec<u8>>, _>(i) {
-                v.map_or(Value::Null, Value::Bytes)
-            } else if let Ok(v) = row.try_get::<Option<bool>, _>(i) {
-                v.map_or(Value::Null, |v| Value::Int(i64::from(v)))
-            } else if let Ok(v) = row.try_get::<Option<f64>, _>(i) {
-                v.map_or(Value::Null, Value::Real)
-            } else {
-                Value::Null
+        .map(|column| {
+            let i = column.ordinal();
+            let value = match column.type_info().name() {
+                "INT8" => row.try_get::<Option<i64>, _>(i).map(|v| v.map(Value::Int)),
+                "INT4" => row.try_get::<Option<i32>, _>(i).map(|v| v.map(|v| Value::Int(i64::from(v)))),
+                "INT2" => row.try_get::<Option<i16>, _>(i).map(|v| v.map(|v| Value::Int(i64::from(v)))),
+                "BOOL" => row.try_get::<Option<bool>, _>(i).map(|v| v.map(|v| Value::Int(i64::from(v)))),
+                "BYTEA" => row.try_get::<Option<Vec<u8>>, _>(i).map(|v| v.map(Value::Bytes)),
+                "FLOAT8" => row.try_get::<Option<f64>, _>(i).map(|v| v.map(Value::Real)),
+                "FLOAT4" => row.try_get::<Option<f32>, _>(i).map(|v| v.map(|v| Value::Real(f64::from(v)))),
+                _ => row.try_get::<Option<String>, _>(i).map(|v| v.map(Value::Text)),
             };
-            (column.name().to_owned(), value)
+            // A type we do not read comes back as NULL; the typed getters then name the column.
+            (column.name().to_owned(), value.ok().flatten().unwrap_or(Value::Null))
         })
         .collect();
     crate::ops::Row { columns }
