@@ -15,6 +15,7 @@ pub(crate) const SQLITE: &[Migration] = &[
     Migration { version: 4, name: "staff", sql: include_str!("../../migrations/sqlite/0004_staff.sql") },
     Migration { version: 5, name: "ai_log", sql: include_str!("../../migrations/sqlite/0005_ai_log.sql") },
     Migration { version: 6, name: "office_admin", sql: include_str!("../../migrations/sqlite/0006_office_admin.sql") },
+    Migration { version: 7, name: "write_locality", sql: include_str!("../../migrations/sqlite/0007_write_locality.sql") },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -24,6 +25,7 @@ pub(crate) const POSTGRES: &[Migration] = &[
     Migration { version: 4, name: "staff", sql: include_str!("../../migrations/postgres/0004_staff.sql") },
     Migration { version: 5, name: "ai_log", sql: include_str!("../../migrations/postgres/0005_ai_log.sql") },
     Migration { version: 6, name: "office_admin", sql: include_str!("../../migrations/postgres/0006_office_admin.sql") },
+    Migration { version: 7, name: "write_locality", sql: include_str!("../../migrations/postgres/0007_write_locality.sql") },
 ];
 
 pub(crate) const CREATE_TABLE: &str =

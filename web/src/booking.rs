@@ -95,9 +95,14 @@ impl IdempotencyContext {
     }
 }
 
-fn random_ref() -> String {
-    let bytes: [u8; 16] = rand::thread_rng().gen();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// A hold's reference: 32 hex digits, the first 12 the time in milliseconds, the other 20 (80
+/// bits) random. Time first makes new holds go in at the end of the database's index instead of
+/// at a random page (one page less to write per hold); the random part keeps it unguessable,
+/// and a hold is only ever confirmed by the person who made it.
+fn hold_ref(now: DateTime<Utc>) -> String {
+    let random: [u8; 10] = rand::thread_rng().gen();
+    let millis = u64::try_from(now.timestamp_millis()).unwrap_or_default() & 0xffff_ffff_ffff;
+    format!("{millis:012x}") + &random.iter().map(|b| format!("{b:02x}")).collect::<String>()
 }
 
 impl AppState {
@@ -218,7 +223,7 @@ impl AppState {
             })
             .collect();
         let view = HoldView {
-            hold_id: random_ref(),
+            hold_id: hold_ref(now),
             office_id: office_id.to_string(),
             service,
             expires_at,
@@ -392,5 +397,26 @@ impl AppState {
         };
         handle.reschedule(booking.service, booking.starts_at, to, write).await?;
         Ok(view)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+
+    use super::*;
+
+    #[test]
+    fn hold_refs_order_by_time_and_stay_unguessable() {
+        let at = |ms: i64| Utc.timestamp_millis_opt(ms).single().unwrap_or_default();
+        let earlier = hold_ref(at(1_795_000_000_000));
+        let later = hold_ref(at(1_795_000_000_001));
+        for reference in [&earlier, &later] {
+            assert_eq!(reference.len(), 32);
+            assert!(reference.bytes().all(|b| b.is_ascii_hexdigit()));
+        }
+        assert!(earlier < later, "a later hold sorts after an earlier one");
+        let same_moment: std::collections::BTreeSet<String> = (0..1000).map(|_| hold_ref(at(1_795_000_000_000))).collect();
+        assert_eq!(same_moment.len(), 1000, "80 random bits tell holds of the same millisecond apart");
     }
 }
