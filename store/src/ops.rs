@@ -191,7 +191,7 @@ pub(crate) enum Value {
 }
 
 /// One result row, owned and backend-neutral, read by column name.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct Row {
     pub columns: Vec<(String, Value)>,
 }
