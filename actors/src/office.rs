@@ -2,7 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -78,9 +79,56 @@ pub struct OfficeDeps {
     pub walk_in_cutoff: chrono::Duration,
 }
 
+/// An office's seat counts: changed only by its actor, read by its handles under a read lock.
+/// A day's free slots is the question asked most, and this way it needs no trip through the
+/// actor's mailbox (and no wake-up of the actor's thread).
+#[derive(Clone, Default)]
+struct Board {
+    seats: Arc<RwLock<SlotBoard>>,
+    /// Set once the first read from the store is in; before, readers ask the actor, which
+    /// answers only after that read.
+    loaded: Arc<AtomicBool>,
+}
+
+impl Board {
+    fn read(&self) -> RwLockReadGuard<'_, SlotBoard> {
+        // A panic under the lock left counts as they were; the next re-read repairs any doubt.
+        self.seats.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, SlotBoard> {
+        self.seats.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn replace(&self, board: SlotBoard) {
+        *self.write() = board;
+    }
+
+    /// Called once the actor's start (read, release what the horizon adds, read again) is done.
+    fn mark_loaded(&self) {
+        self.loaded.store(true, Ordering::Release);
+    }
+
+    fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    /// The day's slots with their seat counts, those starting before `earliest` left out.
+    fn free_on(&self, service: ServiceKind, day: NaiveDate, earliest: DateTime<Utc>) -> Vec<(DateTime<Utc>, Seats)> {
+        let mut slots = self.read().free_on(service, day);
+        slots.retain(|(start, _)| *start >= earliest);
+        slots
+    }
+}
+
+/// The earliest start a booking made at `now` may have.
+fn earliest_bookable(now: DateTime<Utc>, window: BookingWindow) -> DateTime<Utc> {
+    now + chrono::Duration::minutes(i64::from(window.min_lead_minutes))
+}
+
 pub struct OfficeActor {
     office: Arc<Office>,
-    board: SlotBoard,
+    board: Board,
     /// Today's queue (Prague day); replaced when the day changes, rebuilt from the store on start.
     queue: OfficeQueue,
     displays: Arc<Feed>,
@@ -215,7 +263,7 @@ impl OfficeActor {
                 for (key, seats) in seats {
                     board.insert(key, seats);
                 }
-                act.board = board;
+                act.board.replace(board);
             }
             Err(err) => tracing::error!(office.id = %act.office.id, error = %err, "reading seat counts failed"),
         })
@@ -236,7 +284,7 @@ impl Actor for OfficeActor {
             let missing: Vec<_> = act
                 .planned_slots()
                 .into_iter()
-                .filter(|(service, start, _)| act.board.seats(&SlotKey { service: *service, start: *start }).is_none())
+                .filter(|(service, start, _)| act.board.read().seats(&SlotKey { service: *service, start: *start }).is_none())
                 .collect();
             let writer = act.deps.writer.clone();
             let office = act.office.id.clone();
@@ -254,6 +302,7 @@ impl Actor for OfficeActor {
                     if added { Box::pin(act.read_board()) } else { Box::pin(fut::ready(())) };
                 reread
             })
+            .map(|(), act, _| act.board.mark_loaded())
         }));
         ctx.run_interval(SWEEP_EVERY, |_, ctx| ctx.notify(Sweep));
     }
@@ -533,7 +582,7 @@ impl Handler<Hold> for OfficeActor {
             check_slot_rules(&self.office, hold.service, seat.starts_at, applicant, now, self.deps.window).map(|_| ())
         });
         let keys: Vec<SlotKey> = hold.seats.iter().map(|s| SlotKey { service: hold.service, start: s.starts_at }).collect();
-        let decided = checked.and_then(|()| self.board.take_all(&keys));
+        let decided = checked.and_then(|()| self.board.write().take_all(&keys));
         if let Err(code) = decided {
             return Box::pin(fut::ready(Err(code)));
         }
@@ -542,7 +591,7 @@ impl Handler<Hold> for OfficeActor {
         Box::pin(async move { writer.submit(write).await }.into_actor(self).map(move |result, act, _| {
             if result.is_err() {
                 for key in &keys {
-                    act.board.release(key);
+                    act.board.write().release(key);
                 }
             }
             result
@@ -557,10 +606,10 @@ impl Handler<Commit> for OfficeActor {
         let writer = self.deps.writer.clone();
         Box::pin(async move { writer.submit(write).await }.into_actor(self).map(|result, act, _| {
             match &result {
-                Ok(Outcome::Cancelled { booking }) => act.board.release(&SlotKey { service: booking.service, start: booking.starts_at }),
+                Ok(Outcome::Cancelled { booking }) => act.board.write().release(&SlotKey { service: booking.service, start: booking.starts_at }),
                 Ok(Outcome::Expired { freed }) => {
                     for (service, start) in freed {
-                        act.board.release(&SlotKey { service: *service, start: *start });
+                        act.board.write().release(&SlotKey { service: *service, start: *start });
                     }
                 }
                 _ => {}
@@ -587,7 +636,7 @@ impl Handler<Reschedule> for OfficeActor {
         )
         .map(|_| ())
         .and_then(|()| if msg.from == msg.to { Err(ErrorCode::SameSlot) } else { Ok(()) })
-        .and_then(|()| self.board.take(&to, 1));
+        .and_then(|()| self.board.write().take(&to, 1));
         if let Err(code) = checked {
             return Box::pin(fut::ready(Err(code)));
         }
@@ -595,8 +644,8 @@ impl Handler<Reschedule> for OfficeActor {
         let write = msg.write;
         Box::pin(async move { writer.submit(write).await }.into_actor(self).map(move |result, act, _| {
             match &result {
-                Ok(_) => act.board.release(&from),
-                Err(_) => act.board.release(&to),
+                Ok(_) => act.board.write().release(&from),
+                Err(_) => act.board.write().release(&to),
             }
             result
         }))
@@ -607,8 +656,7 @@ impl Handler<FreeSlots> for OfficeActor {
     type Result = MessageResult<FreeSlots>;
 
     fn handle(&mut self, msg: FreeSlots, _: &mut Context<Self>) -> Self::Result {
-        let earliest = self.now() + chrono::Duration::minutes(i64::from(self.deps.window.min_lead_minutes));
-        MessageResult(self.board.free_on(msg.service, msg.day).into_iter().filter(|(start, _)| *start >= earliest).collect())
+        MessageResult(self.board.free_on(msg.service, msg.day, earliest_bookable(self.now(), self.deps.window)))
     }
 }
 
@@ -638,6 +686,8 @@ impl Handler<Sweep> for OfficeActor {
 pub struct OfficeHandle {
     office: Arc<Office>,
     addr: Addr<OfficeActor>,
+    board: Board,
+    deps: Arc<OfficeDeps>,
     displays: Arc<Feed>,
     walk_in_cutoff: chrono::Duration,
 }
@@ -653,13 +703,16 @@ impl OfficeHandle {
         let actor_displays = displays.clone();
         let today = prague_date(deps.clock.now());
         let walk_in_cutoff = deps.walk_in_cutoff;
+        let board = Board::default();
+        let actor_board = board.clone();
+        let handle_deps = deps.clone();
         let addr = OfficeActor::start_in_arbiter(arbiter, move |ctx| {
             // Before any message arrives: a burst (a kiosk rush, a test) must not meet the
             // default mailbox of 16.
             ctx.set_mailbox_capacity(MAILBOX);
             OfficeActor {
                 office: actor_office,
-                board: SlotBoard::default(),
+                board: actor_board,
                 queue: OfficeQueue::new(today, PolicyParams::default()),
                 displays: actor_displays,
                 counters: BTreeMap::new(),
@@ -669,7 +722,7 @@ impl OfficeHandle {
                 deps,
             }
         });
-        Self { office, addr, displays, walk_in_cutoff }
+        Self { office, addr, board, deps: handle_deps, displays, walk_in_cutoff }
     }
 
     /// Until when walk-in tickets are issued on the Prague day of `now` (`None`: not that day).
@@ -684,7 +737,11 @@ impl OfficeHandle {
         &self.office
     }
 
+    /// A day's slots of `service` with their seat counts, from the office's board.
     pub async fn free_slots(&self, service: ServiceKind, day: NaiveDate) -> Result<Vec<(DateTime<Utc>, Seats)>, ErrorCode> {
+        if self.board.is_loaded() {
+            return Ok(self.board.free_on(service, day, earliest_bookable(self.deps.clock.now(), self.deps.window)));
+        }
         self.addr.send(FreeSlots { service, day }).await.map_err(|_| ErrorCode::Unavailable)
     }
 
@@ -693,7 +750,7 @@ impl OfficeHandle {
         self.addr.send(Hold(request)).await.map_err(|_| ErrorCode::Unavailable)?
     }
 
-    /// Confirms or cancels through the office, so its board follows.
+    /// Cancels (or any write that frees seats) through the office, so its board follows.
     pub async fn commit(&self, write: Write) -> Result<Outcome, ErrorCode> {
         self.addr.send(Commit(write)).await.map_err(|_| ErrorCode::Unavailable)?
     }

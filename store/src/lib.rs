@@ -15,6 +15,7 @@
 //! `sqlx::Any`, which would lose types.
 
 mod error;
+mod idempotency_filter;
 mod items;
 mod migrate;
 mod ops;

@@ -4,11 +4,13 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+use crate::idempotency_filter::KeyFilter;
 use crate::migrate;
 use crate::sqlite_direct::{DirectWriter, Readers};
 
@@ -40,8 +42,9 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         shared::migrate(&writer, migrate::SQLITE).await?;
-        let direct = DirectWriter::open(options.get_filename()).await?;
-        let readers = Readers::new(options.get_filename())?;
+        let keys = Arc::new(KeyFilter::default());
+        let direct = DirectWriter::open(options.get_filename(), keys.clone()).await?;
+        let readers = Readers::new(options.get_filename(), keys)?;
         Ok(Self { writer, readers, direct })
     }
 }

@@ -15,12 +15,13 @@
 //! the migrations ran.
 
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use crate::idempotency_filter::KeyFilter;
 use crate::items::{BatchResult, WriteConn};
 use crate::ops::{Arg, ItemError, ReadConn, Row, Stmt, Value};
 use crate::{StoreError, Write};
@@ -38,14 +39,15 @@ pub(crate) struct DirectWriter {
 
 impl DirectWriter {
     /// Opens the database at `path` on a new thread, with the durability settings checked.
-    pub(crate) async fn open(path: &Path) -> Result<Self, StoreError> {
+    /// `keys` is loaded from the database here and follows every commit.
+    pub(crate) async fn open(path: &Path, keys: Arc<KeyFilter>) -> Result<Self, StoreError> {
         let (opened, ready) = oneshot::channel();
         let (jobs, queue) = mpsc::channel::<Job>();
         let path: PathBuf = path.to_owned();
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
-                let connection = match connect(&path) {
+                let connection = match connect(&path).and_then(|connection| load_keys(&connection, &keys).map(|()| connection)) {
                     Ok(connection) => {
                         let _ = opened.send(Ok(()));
                         connection
@@ -59,6 +61,9 @@ impl DirectWriter {
                 while let Ok(job) = queue.recv() {
                     // Nothing in `Direct` waits: the future is ready at its first poll.
                     let result = futures_executor::block_on(crate::items::apply_batch(&mut direct, "BEGIN IMMEDIATE", &job.writes));
+                    if let Ok(outcomes) = &result {
+                        note_keys(&keys, &job.writes, outcomes);
+                    }
                     let _ = job.reply.send(result);
                 }
             })
@@ -87,6 +92,34 @@ impl DirectWriter {
     }
 }
 
+/// Every idempotency key in the database, into `keys`.
+fn load_keys(connection: &rusqlite::Connection, keys: &KeyFilter) -> Result<(), StoreError> {
+    let mut stmt = connection.prepare("SELECT scope, idem_key, created_at FROM idempotency_keys")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let (scope, key): (String, String) = (row.get(0)?, row.get(1)?);
+        keys.insert(&scope, &key, row.get(2)?);
+    }
+    Ok(())
+}
+
+/// What a committed batch changed among the idempotency records: the keys of the writes that
+/// committed, less what a purge deleted. Runs before any of the batch is answered, so a replay
+/// after an answer finds its key.
+fn note_keys(keys: &KeyFilter, writes: &[Write], outcomes: &[Result<crate::Outcome, prepazka_models::ErrorCode>]) {
+    for (write, outcome) in writes.iter().zip(outcomes) {
+        if outcome.is_err() {
+            continue;
+        }
+        if let Some((record, created_at)) = write.idempotency_record() {
+            keys.insert(&record.scope, &record.key, crate::ops::ms(created_at));
+        }
+        if let Write::PurgeIdempotency { before } = write {
+            keys.purge(crate::ops::ms(*before));
+        }
+    }
+}
+
 fn connect(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     let connection = rusqlite::Connection::open(path)?;
     connection.busy_timeout(Duration::from_secs(10))?;
@@ -95,8 +128,12 @@ fn connect(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     // large one spares the re-reads of index pages from the OS cache; a checkpoint every 32,768
     // WAL pages (128 MiB) copies a hot index page once where 1,000 would copy it many times, and
     // runs less often inside a commit (BENCHMARKS.md: 1,000 → 8,192 → 32,768 each measurably
-    // faster, 131,072 no longer).
-    connection.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 32768;")?;
+    // faster, 131,072 no longer). Each write of a batch runs in a savepoint, which copies every
+    // page it first touches into a statement journal: in memory that is a copy, in a temporary
+    // file (the default) a system call per page, a fifth of the writer's CPU under load.
+    connection.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 32768; PRAGMA temp_store = MEMORY;",
+    )?;
     connection.set_prepared_statement_cache_capacity(256);
     let synchronous: i64 = connection.query_row("PRAGMA synchronous", [], |row| row.get(0))?;
     // 2 = FULL, 3 = EXTRA; NORMAL in WAL mode can lose the last commits on power loss.
@@ -116,13 +153,15 @@ const IDLE_READERS: usize = 8;
 pub(crate) struct Readers {
     path: PathBuf,
     idle: Mutex<Vec<rusqlite::Connection>>,
+    /// The idempotency keys the database holds, kept by the writer.
+    keys: Arc<KeyFilter>,
 }
 
 impl Readers {
-    pub(crate) fn new(path: &Path) -> Result<Self, StoreError> {
+    pub(crate) fn new(path: &Path, keys: Arc<KeyFilter>) -> Result<Self, StoreError> {
         // One opened now, so that a database that cannot be read fails at start.
         let first = open_reader(path)?;
-        Ok(Self { path: path.to_owned(), idle: Mutex::new(vec![first]) })
+        Ok(Self { path: path.to_owned(), idle: Mutex::new(vec![first]), keys })
     }
 
     /// Closes the idle connections; a read after this opens a fresh one.
@@ -149,6 +188,10 @@ impl ReadConn for Readers {
             idle.push(connection);
         }
         Ok(rows?)
+    }
+
+    fn may_hold_idempotency_key(&self, scope: &str, key: &str) -> bool {
+        self.keys.may_hold(scope, key)
     }
 }
 

@@ -199,6 +199,18 @@ pub enum Write {
     AiLogCheckpoint(AiLogCheckpointRow),
 }
 
+impl Write {
+    /// The idempotency record this write stores when it commits, and its `created_at`.
+    pub fn idempotency_record(&self) -> Option<(&IdempotencyRecord, DateTime<Utc>)> {
+        match self {
+            Write::Hold { idempotency, now, .. } | Write::Confirm { idempotency, now, .. } | Write::Reschedule { idempotency, now, .. } => {
+                idempotency.as_ref().map(|record| (record, *now))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// One AI-log record as stored: the canonical bytes exactly as hashed, and copies for queries.
 /// The store keeps rows; making and checking them is the `prepazka-ailog` crate's work.
 #[derive(Debug, Clone, PartialEq, Eq)]

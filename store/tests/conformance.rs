@@ -34,6 +34,7 @@ on_both_backends!(
     reschedule_takes_new_seat_before_releasing_old,
     household_hold_is_all_or_nothing,
     idempotency_key_is_unique_per_scope,
+    stored_answers_survive_reopening_and_go_with_a_purge,
     random_operations_agree_with_the_ledger,
     a_refused_item_mid_batch_leaves_its_neighbours_alone,
     closing_a_day_cancels_its_bookings_with_notices_in_one_step,
@@ -334,6 +335,56 @@ async fn idempotency_key_is_unique_per_scope(backend: Backend) {
     assert_eq!(results[1], Err(ErrorCode::IdempotencyKeyInFlight));
     assert!(results[2].is_ok(), "another scope may use the same key");
     assert_eq!(taken(&f.store, ServiceKind::Interview, at(7, 0)).await, 2, "the refused item took no seat");
+}
+
+/// A stored answer is found again after the store is reopened, a purge forgets exactly the
+/// answers older than its bound, and a refused write leaves no answer behind. (On SQLite the
+/// lookups go through the writer's in-memory list of keys first: it must agree with the table.)
+async fn stored_answers_survive_reopening_and_go_with_a_purge(backend: Backend) {
+    let f = fixture(backend, 1).await;
+    let keyed = |write: Write, key: &str, created: DateTime<Utc>| match write {
+        Write::Hold { hold, .. } => Write::Hold {
+            hold,
+            now: created,
+            idempotency: Some(IdempotencyRecord {
+                scope: "holds:p".into(),
+                key: key.into(),
+                body_hash: format!("hash-{key}"),
+                status_code: 201,
+                response: format!("{{\"key\":\"{key}\"}}"),
+            }),
+        },
+        other => other,
+    };
+    let old = now() - Duration::days(2);
+    let results = apply(
+        &f.store,
+        vec![
+            keyed(hold("h1", 1, &[(1, 1, at(7, 0))], ServiceKind::Interview), "old", old),
+            keyed(hold("h2", 2, &[(2, 2, at(7, 0))], ServiceKind::Interview), "refused", now()),
+            keyed(hold("h3", 3, &[(3, 3, at(7, 30))], ServiceKind::Interview), "new", now()),
+        ],
+    )
+    .await;
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    assert_eq!(results[1], Err(ErrorCode::SlotTaken));
+    let answer = |store: SharedStore, key: &'static str| async move {
+        store.idempotent_response("holds:p", key).await.expect("read").map(|stored| stored.response)
+    };
+    assert_eq!(answer(f.store.clone(), "old").await.as_deref(), Some(r#"{"key":"old"}"#));
+    assert_eq!(answer(f.store.clone(), "refused").await, None, "a refused write stores no answer");
+    assert_eq!(apply(&f.store, vec![Write::PurgeIdempotency { before: now() - Duration::days(1) }]).await[0], Ok(Outcome::Done));
+    assert_eq!(answer(f.store.clone(), "old").await, None, "older than the purge bound");
+    assert_eq!(answer(f.store.clone(), "new").await.as_deref(), Some(r#"{"key":"new"}"#));
+    f.store.close().await;
+    let store = f._db.open().await.expect("reopen");
+    assert_eq!(answer(store.clone(), "new").await.as_deref(), Some(r#"{"key":"new"}"#), "kept across a restart");
+    assert_eq!(answer(store.clone(), "old").await, None);
+    assert_eq!(answer(store.clone(), "refused").await, None);
+    // A purged key may be used again.
+    let again = apply(&store, vec![keyed(hold("h4", 4, &[(4, 4, at(8, 0))], ServiceKind::Interview), "old", now())]).await;
+    assert!(again[0].is_ok(), "{again:?}");
+    assert_eq!(answer(store.clone(), "old").await.as_deref(), Some(r#"{"key":"old"}"#));
 }
 
 /// Drives the store and the pure `Ledger` with the same random operations and checks that they

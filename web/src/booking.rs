@@ -273,7 +273,9 @@ impl AppState {
         if first.booked_by != who.key {
             return Err(ErrorCode::HoldNotFound);
         }
-        let handle = self.directory.get(&first.office).ok_or(ErrorCode::OfficeNotFound)?;
+        if self.directory.get(&first.office).is_none() {
+            return Err(ErrorCode::OfficeNotFound);
+        }
         let now = self.clock.now();
         let confirmed: Vec<BookingRecord> = held
             .iter()
@@ -301,7 +303,10 @@ impl AppState {
             idempotency: idempotency.map(|ctx| ctx.record(201, &view)),
             assisted_by: assisted_by.map(str::to_owned),
         };
-        match handle.commit(write).await? {
+        // Held and confirmed seats count alike, so a confirmation changes nothing on the office's
+        // board and goes to the writer without the office's mailbox; the database refuses a hold
+        // that expired or is not this person's.
+        match self.writer.submit(write).await? {
             Outcome::Confirmed { .. } => Ok(view),
             _ => Err(ErrorCode::Internal),
         }
