@@ -208,8 +208,7 @@ fn load_secret(path: &PathBuf) -> Result<Secrets, String> {
         }
         let mut key = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut key);
-        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-        std::fs::write(path, hex).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        std::fs::write(path, hex::encode(key)).map_err(|e| format!("writing {}: {e}", path.display()))?;
     }
     let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     Secrets::new(text.trim().as_bytes()).ok_or_else(|| format!("{} holds fewer than 32 bytes", path.display()))

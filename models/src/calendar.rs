@@ -141,7 +141,11 @@ impl Default for BookingWindow {
 
 /// Formats an instant as Prague wall-clock time, `2026-03-29 08:30`.
 pub fn prague_label(instant: DateTime<Utc>) -> String {
-    instant.with_timezone(&PRAGUE).format("%Y-%m-%d %H:%M").to_string()
+    use chrono::{Datelike as _, Timelike as _};
+    // By hand rather than with a strftime pattern, which is parsed again on every call: a page
+    // of slots formats dozens of these.
+    let local = instant.with_timezone(&PRAGUE);
+    format!("{:04}-{:02}-{:02} {:02}:{:02}", local.year(), local.month(), local.day(), local.hour(), local.minute())
 }
 
 /// Parses a slot start sent by a client: RFC 3339 with an offset (`2026-11-24T08:30:00+01:00`,

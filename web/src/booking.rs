@@ -102,7 +102,7 @@ impl IdempotencyContext {
 fn hold_ref(now: DateTime<Utc>) -> String {
     let random: [u8; 10] = rand::thread_rng().gen();
     let millis = u64::try_from(now.timestamp_millis()).unwrap_or_default() & 0xffff_ffff_ffff;
-    format!("{millis:012x}") + &random.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    format!("{millis:012x}{}", hex::encode(random))
 }
 
 impl AppState {

@@ -35,7 +35,7 @@ pub fn key_from(req: &HttpRequest) -> Result<String, ErrorCode> {
 
 pub fn body_hash(body: &impl Serialize) -> String {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// Runs `run` at most once per (scope, key) and answers replays from the store.

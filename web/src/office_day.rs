@@ -61,13 +61,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// The SHA-256 under which an enrolment token is stored.
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// A fresh enrolment token: 32 random bytes, hex.
 pub fn new_token() -> String {
     let bytes: [u8; 32] = rand::thread_rng().gen();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 fn well_formed(token: &str) -> bool {

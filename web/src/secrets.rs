@@ -22,7 +22,9 @@ pub const IDENTITY_TTL_MINUTES: i64 = 30;
 
 #[derive(Clone)]
 pub struct Secrets {
-    key: Vec<u8>,
+    /// HMAC-SHA256 keyed with the server secret, cloned for each tag: the key schedule is
+    /// computed once, not per request.
+    keyed: HmacSha256,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -47,12 +49,16 @@ pub struct Verified {
 impl Secrets {
     /// At least 32 bytes of key material.
     pub fn new(key: &[u8]) -> Option<Self> {
-        (key.len() >= 32).then(|| Self { key: key.to_vec() })
+        if key.len() < 32 {
+            return None;
+        }
+        // unwrap-free: HMAC accepts keys of any length.
+        let keyed = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        Some(Self { keyed })
     }
 
     fn mac(&self, domain: &str, parts: &[&[u8]]) -> Vec<u8> {
-        // unwrap-free: HMAC accepts keys of any length.
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        let mut mac = self.keyed.clone();
         mac.update(domain.as_bytes());
         for part in parts {
             mac.update(&[0]);
@@ -62,7 +68,7 @@ impl Secrets {
     }
 
     fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(bytes)
     }
 
     pub fn person_key(&self, person: &RegistryPersonId) -> PersonKey {
@@ -87,7 +93,7 @@ impl Secrets {
         }
         let (body, mac) = token.split_once('.').ok_or(ErrorCode::IdentityNotVerified)?;
         let given = URL_SAFE_NO_PAD.decode(mac).map_err(|_| ErrorCode::IdentityNotVerified)?;
-        let mut check = <HmacSha256 as Mac>::new_from_slice(&self.key).map_err(|_| ErrorCode::Internal)?;
+        let mut check = self.keyed.clone();
         check.update(b"identity");
         check.update(&[0]);
         check.update(body.as_bytes());

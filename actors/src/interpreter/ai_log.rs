@@ -151,7 +151,7 @@ fn secret_bytes(path: &Path) -> std::io::Result<[u8; 32]> {
     if !path.exists() {
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
-        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex::encode(key);
         write_secret(path, hex.as_bytes())?;
     }
     let text = std::fs::read_to_string(path)?;

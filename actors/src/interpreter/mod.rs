@@ -232,7 +232,7 @@ impl Interpreting {
         }
         let mut raw = [0u8; 12];
         rand::rngs::OsRng.fill_bytes(&mut raw);
-        let id: String = std::iter::once("is-".to_owned()).chain(raw.iter().map(|b| format!("{b:02x}"))).collect();
+        let id = format!("is-{}", hex::encode(raw));
         let session_id = SessionId::parse(&id).map_err(|_| InterpretError::NotFound)?;
         let info = SessionInfo { id: session_id, office: office.to_owned(), officer: officer.to_owned(), client_language };
         let (events, _) = broadcast::channel(256);

@@ -65,7 +65,7 @@ pub fn phrase(transcript: &str, from: Lang, to: Lang) -> Option<PhraseHit> {
 /// The phrasebook as a "model" for the log: its bytes are the weights, the match threshold the
 /// decoding configuration, so an edited phrasebook shows in every later record.
 pub fn phrasebook_model() -> ModelInfo {
-    let hex = |bytes: &[u8]| Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let hex = |bytes: &[u8]| hex::encode(Sha256::digest(bytes));
     ModelInfo {
         name: "prepazka-phrasebook@v1".into(),
         weights_sha256: hex(include_bytes!("../../../models/data/phrasebook.toml")),
