@@ -208,12 +208,12 @@ fn open_reader(path: &Path) -> Result<rusqlite::Connection, StoreError> {
 fn prepared<'c>(connection: &'c rusqlite::Connection, stmt: &Stmt) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
     let mut prepared = connection.prepare_cached(&stmt.sql)?;
     for index in 1..=prepared.parameter_count() {
-        let name = prepared.parameter_name(index).unwrap_or_default().to_owned();
-        let arg = name
-            .strip_prefix('$')
-            .and_then(|number| number.parse::<usize>().ok())
-            .and_then(|number| stmt.args.get(number.checked_sub(1)?))
-            .ok_or(rusqlite::Error::InvalidParameterName(name))?;
+        // The number is read before binding (the name borrows the statement); the name itself
+        // is copied only for the error.
+        let number = prepared.parameter_name(index).and_then(|name| name.strip_prefix('$')).and_then(|number| number.parse::<usize>().ok());
+        let Some(arg) = number.and_then(|number| stmt.args.get(number.checked_sub(1)?)) else {
+            return Err(rusqlite::Error::InvalidParameterName(prepared.parameter_name(index).unwrap_or_default().to_owned()));
+        };
         match arg {
             Arg::Int(v) => prepared.raw_bind_parameter(index, v)?,
             Arg::OptInt(v) => prepared.raw_bind_parameter(index, v)?,
