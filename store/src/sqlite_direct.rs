@@ -124,15 +124,17 @@ fn connect(path: &Path) -> Result<rusqlite::Connection, StoreError> {
     let connection = rusqlite::Connection::open(path)?;
     connection.busy_timeout(Duration::from_secs(10))?;
     let journal: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
-    // The writer's page cache stays valid between transactions (no one else writes), so a
-    // large one spares the re-reads of index pages from the OS cache; a checkpoint every 32,768
-    // WAL pages (128 MiB) copies a hot index page once where 1,000 would copy it many times, and
-    // runs less often inside a commit (BENCHMARKS.md: 1,000 → 8,192 → 32,768 each measurably
-    // faster, 131,072 no longer). Each write of a batch runs in a savepoint, which copies every
-    // page it first touches into a statement journal: in memory that is a copy, in a temporary
-    // file (the default) a system call per page, a fifth of the writer's CPU under load.
+    // The writer's page cache stays valid between transactions (no one else writes), so it
+    // spares re-reads of index pages from the OS cache; but not too large: a commit whose B-tree
+    // balancing renumbered pages (through the pending-byte page) makes SQLite walk the cache's
+    // whole page hash, so its cost grows with the cache (16 MiB against 64 MiB: writer CPU -9 %,
+    // BENCHMARKS.md). A checkpoint every 32,768 WAL pages (128 MiB) copies a hot index page once
+    // where 1,000 would copy it many times, and runs less often inside a commit (1,000 → 8,192 →
+    // 32,768 each measurably faster, 131,072 no longer). Each write of a batch that runs per item
+    // is in a savepoint, which copies every page it first touches into a statement journal: in
+    // memory that is a copy, in a temporary file (the default) a system call per page.
     connection.execute_batch(
-        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 32768; PRAGMA temp_store = MEMORY;",
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 32768; PRAGMA temp_store = MEMORY;",
     )?;
     connection.set_prepared_statement_cache_capacity(256);
     let synchronous: i64 = connection.query_row("PRAGMA synchronous", [], |row| row.get(0))?;
