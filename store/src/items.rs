@@ -2,7 +2,7 @@
 //! transaction, runs its items (without savepoints first; with a savepoint per item, rolling an
 //! item back alone, when one was refused after it had written), and commits. The connection is anything that can run [`Stmt`]s ([`WriteConn`]): sqlx's
 //! PostgreSQL connection, or the SQLite connection that the direct writer owns on its thread
-//! (`sqlite_writer.rs`), where a whole batch runs without a hop between threads.
+//! (`sqlite_direct.rs`), where a whole batch runs without a hop between threads.
 
 use std::str::FromStr as _;
 

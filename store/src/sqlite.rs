@@ -1,6 +1,6 @@
 //! The SQLite backend, the embedded default: WAL, `synchronous=FULL`, foreign keys on, one write
 //! connection on a thread of its own that opens every transaction with `BEGIN IMMEDIATE`
-//! (`sqlite_writer.rs`), and a read pool beside it. A sqlx connection runs the migrations.
+//! (`sqlite_direct.rs`), and read-only connections beside it. A sqlx connection runs the migrations.
 
 use std::path::Path;
 use std::str::FromStr;
